@@ -1,0 +1,1 @@
+"""HTTP layer: Flask blueprints only. Parsing, validation, status codes; no clinical logic."""

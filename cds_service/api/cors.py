@@ -1,0 +1,32 @@
+"""CORS for browser-based CDS clients (CDS Hooks 2.0 "Cross-origin resource sharing")."""
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+ALLOWED_HEADERS = "Authorization, Content-Type"
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+
+
+def register(app: Flask) -> None:
+    allowed = app.config["CORS_ALLOWED_ORIGINS"]
+
+    @app.before_request
+    def _preflight():
+        if request.method == "OPTIONS":
+            return Response(status=204)
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        origin = request.headers.get("Origin")
+        if "*" in allowed:
+            response.headers["Access-Control-Allow-Origin"] = "*"
+        elif origin and origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers.add("Vary", "Origin")
+        else:
+            return response
+        response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response

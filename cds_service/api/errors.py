@@ -1,0 +1,81 @@
+"""Every error is JSON: {"error": <short code>, "message": <what is wrong>, "field": <where>}; never a stack
+trace, never a token or patient data."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import jsonschema
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+_SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.field = status, error, message, field
+
+    def body(self) -> dict:
+        out = {"error": self.error, "message": self.message}
+        if self.field:
+            out["field"] = self.field
+        return out
+
+
+def load_validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((_SCHEMAS / name).read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def validate(validator, body: object) -> None:
+    """Raise a 400 ApiError naming the first invalid field (the deepest, most specific error)."""
+    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    if error is None:
+        return
+    field = _path(error.absolute_path) or "(body)"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        field = f"{field}.{missing}" if field != "(body)" and missing else (missing or field)
+        message = "is required"
+    elif error.validator in ("type", "const", "enum", "pattern", "minItems", "minLength", "maxLength"):
+        message = {"type": f"must be of type {error.validator_value}", "const": f"must be {error.validator_value!r}",
+                   "enum": f"must be one of {error.validator_value}", "pattern": "has an invalid format",
+                   "minItems": "must not be empty", "minLength": "must not be empty",
+                   "maxLength": "is too long"}[error.validator]
+    elif error.validator == "dependentRequired":
+        message = "fhirServer is required when fhirAuthorization is given"
+        field = "fhirServer"
+    else:
+        message = "is invalid"
+    raise ApiError(400, "invalid_request", message, field)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return jsonify(exc.body()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        names = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type"}
+        message = {413: f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"}.get(
+            exc.code, exc.description or exc.name)
+        return jsonify({"error": names.get(exc.code, "http_error"), "message": message}), exc.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.error("unexpected %s while handling a request", type(exc).__name__)
+        return jsonify({"error": "internal_error", "message": "the service failed to process this request"}), 500

@@ -1,0 +1,60 @@
+"""POST /cds-services/<id>: a hook call."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..engine import HookError, PreconditionFailed
+from ..services import SERVICES
+from .errors import ApiError, load_validator, validate
+
+bp = Blueprint("hooks", __name__)
+log = logging.getLogger(__name__)
+_VALIDATOR = load_validator("hook-request.schema.json")
+
+
+def json_body() -> dict:
+    """The request body as a JSON object, or a 4xx saying why not."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object", "(body)")
+    return body
+
+
+def service_or_404(service_id: str):
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise ApiError(404, "unknown_service", f"no CDS service with id '{service_id}'")
+    return service
+
+
+@bp.post("/cds-services/<service_id>")
+def call_hook(service_id: str):
+    service = service_or_404(service_id)
+    body = json_body()
+    validate(_VALIDATOR, body)
+    if body["hook"] != service.hook:
+        raise ApiError(400, "hook_mismatch", f"service '{service.id}' answers '{service.hook}', not '{body['hook']}'",
+                       "hook")
+    clock = current_app.config["CLOCK"]
+    try:
+        result = current_app.extensions["cds_engine"].evaluate(body, clock().date())
+    except HookError as exc:
+        raise ApiError(400, "invalid_request", exc.message, exc.field) from None
+    except PreconditionFailed as exc:
+        raise ApiError(412, "prefetch_unavailable", str(exc)) from None
+    current_app.extensions["cds_store"].record_cards(
+        service.id, [(c["uuid"], rid, c["indicator"]) for c, rid in zip(result.cards, result.rule_ids)])
+    log.info("hook=%s service=%s hookInstance=%s cards=%s missing=%s", service.hook, service.id,
+             body["hookInstance"], ",".join(result.rule_ids) or "-", ",".join(result.missing) or "-")
+    return jsonify({"cards": result.cards})
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

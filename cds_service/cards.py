@@ -1,0 +1,196 @@
+"""Card rendering: findings + ``cards/<rule-id>.yaml`` -> CDS Hooks 2.0 card JSON.
+
+The only code that knows the card JSON. Every word a clinician reads comes from the card files, which are
+checked when the app starts (schema, one file per rule, placeholders the rule provides, absolute URLs).
+Optional fields are left out, never null or empty (CDS Hooks 2.0).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import string
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from .fhir.versions import from_r4
+from .rules import Finding
+
+log = logging.getLogger(__name__)
+SUMMARY_MAX = 139
+INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
+_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "card-file.schema.json").read_text(encoding="utf-8"))
+_COMMON_FIELDS = {"patient_id", "today", "target_name", "target_ref", "missing", "problem"}
+
+
+class CardFileError(Exception):
+    """A card file is missing, malformed or uses a placeholder its rule does not provide."""
+
+
+def _placeholders(value: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(value, str):
+        for _, name, _, _ in string.Formatter().parse(value):
+            if name:
+                names.add(name.split(".")[0].split("[")[0])
+    elif isinstance(value, dict):
+        for v in value.values():
+            names |= _placeholders(v)
+    elif isinstance(value, list):
+        for v in value:
+            names |= _placeholders(v)
+    return names
+
+
+class _Fields(dict):
+    """Template values; a literal ``{tbl}`` UCUM code in a resource template stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(value: Any, fields: dict) -> Any:
+    if isinstance(value, str):
+        return value.format_map(_Fields(fields)) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: _fill(v, fields) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, fields) for v in value]
+    return value
+
+
+@dataclass
+class RenderContext:
+    patient_id: str
+    today: str
+    fhir_version: str  # "R4", "STU3" or "DSTU2": created resources are written in this version
+    indicator_overrides: dict[str, str]
+
+
+class CardCatalog:
+    """Every rule's card file, loaded and checked once."""
+
+    def __init__(self, directory: Path, rule_fields: dict[str, Iterable[str]]):
+        self.directory = Path(directory)
+        common_path = self.directory / "_common.yaml"
+        if not common_path.exists():
+            raise CardFileError(f"{common_path} is missing")
+        self.common = yaml.safe_load(common_path.read_text(encoding="utf-8"))
+        self.cards: dict[str, dict] = {}
+        for rule_id, fields in rule_fields.items():
+            path = self.directory / f"{rule_id}.yaml"
+            if not path.exists():
+                raise CardFileError(f"no card file for rule {rule_id}: {path}")
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                jsonschema.validate(data, _SCHEMA)
+            except (yaml.YAMLError, jsonschema.ValidationError) as exc:
+                raise CardFileError(f"{path.name}: {getattr(exc, 'message', exc)}") from None
+            if data["rule"] != rule_id:
+                raise CardFileError(f"{path.name}: 'rule' says {data['rule']}, expected {rule_id}")
+            allowed = set(fields) | _COMMON_FIELDS | set(data.get("phrases", {})) | set(data.get("items", {}))
+            texts = {k: data[k] for k in ("summary", "detail", "variants", "phrases", "suggestions") if k in data}
+            unknown = _placeholders(texts) - allowed - _placeholders_in_resources(data)
+            if unknown:
+                raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
+            self.cards[rule_id] = data
+
+    def card_texts(self, rule_id: str) -> dict:
+        return self.cards[rule_id]
+
+    def render(self, finding: Finding, ctx: RenderContext) -> dict:
+        spec = self.cards[finding.rule_id]
+        texts = {**spec, **(spec.get("variants", {}).get(finding.variant, {}) if finding.variant else {})}
+        fields: dict[str, Any] = {"patient_id": ctx.patient_id, "today": ctx.today, **finding.fields}
+        for name, choices in spec.get("phrases", {}).items():
+            if name in fields and fields[name] in choices:
+                fields[name] = choices[fields[name]].format_map(_Fields(fields))
+        for name, template in spec.get("items", {}).items():
+            if name.endswith("_empty"):
+                continue
+            items = finding.lists.get(name, [])
+            lines = [template.format_map(_Fields({**fields, **item})) for item in items]
+            if not lines and f"{name}_empty" in spec["items"]:
+                lines = [spec["items"][f"{name}_empty"]]
+            fields[name] = "\n".join(lines)
+        summary = texts["summary"].format_map(_Fields(fields)).strip()
+        if len(summary) > SUMMARY_MAX:
+            log.warning("summary of %s longer than %d characters, shortened", finding.rule_id, SUMMARY_MAX)
+            summary = summary[: SUMMARY_MAX - 1].rstrip() + "…"
+        detail = texts["detail"].format_map(_Fields(fields)).strip()
+        if finding.fields.get("missing"):
+            detail += "\n\n" + self.common["missing_data"].format(missing=", ".join(finding.fields["missing"]))
+        refs = [spec["source"]["label"], *spec.get("references", [])]
+        detail += "\n\n**Sources:** " + "; ".join(refs) + "."
+        indicator = ctx.indicator_overrides.get(finding.rule_id) or texts.get("indicator") or spec["indicator"]
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": summary,
+            "indicator": indicator,
+            "detail": detail,
+            "source": {
+                "label": spec["source"]["label"],
+                "url": spec["source"]["url"],
+                "topic": {"system": self.common["topic_system"], "code": finding.rule_id, "display": spec["title"]},
+            },
+        }
+        suggestions = self._suggestions(spec, finding, fields, ctx)
+        if suggestions:
+            card["suggestions"] = suggestions
+            card["selectionBehavior"] = "at-most-one"
+        card["overrideReasons"] = [
+            {"code": r["code"], "system": self.common["override_reason_system"], "display": r["display"]}
+            for r in spec["override_reasons"]]
+        return card
+
+    def _suggestions(self, spec: dict, finding: Finding, fields: dict, ctx: RenderContext) -> list[dict]:
+        out: list[dict] = []
+        for key in finding.suggestions:
+            template = spec.get("suggestions", {}).get(key)
+            if template is None:
+                continue
+            targets_all = any(a.get("target") == "removable" for a in template["actions"])
+            targets = list(finding.removable) if targets_all else [finding.draft]
+            for target in targets:
+                if any(a["type"] == "delete" for a in template["actions"]) and (
+                        target.role != "draft" or "#" in target.ref):
+                    continue  # only a draft with an id can be removed
+                local = {**fields, "target_name": target.display, "target_ref": target.ref}
+                actions = []
+                for action in template["actions"]:
+                    rendered: dict[str, Any] = {"type": action["type"],
+                                                "description": action["description"].format_map(_Fields(local))}
+                    if action["type"] == "delete":
+                        rendered["resourceId"] = target.ref
+                    elif "resource" in action:
+                        resource = _fill(copy.deepcopy(action["resource"]), local)
+                        rendered["resource"] = from_r4(resource, ctx.fhir_version)
+                    actions.append(rendered)
+                out.append({"label": template["label"].format_map(_Fields(local)),
+                            "uuid": str(uuid.uuid4()), "actions": actions})
+        return out
+
+
+def _placeholders_in_resources(data: dict) -> set[str]:
+    """Literal braces in FHIR resource templates (UCUM annotations such as ``{tbl}``) are not placeholders."""
+    names: set[str] = set()
+    for suggestion in data.get("suggestions", {}).values():
+        for action in suggestion.get("actions", []):
+            if "resource" in action:
+                names |= _placeholders(action["resource"]) - _COMMON_FIELDS
+    return names
+
+
+def order_cards(cards: list[dict], cap: int) -> list[dict]:
+    """Critical before warning before info; at most ``cap`` cards, dropping info first, never a critical."""
+    ordered = sorted(cards, key=lambda c: INDICATOR_ORDER.get(c["indicator"], 3))
+    if len(ordered) <= cap:
+        return ordered
+    critical = [c for c in ordered if c["indicator"] == "critical"]
+    rest = [c for c in ordered if c["indicator"] != "critical"]
+    return critical + rest[: max(0, cap - len(critical))]

@@ -1,0 +1,77 @@
+"""One hook call from request body to cards: adapter -> FHIR data -> facts -> rules -> cards.
+
+No HTTP here: the API layer turns the exceptions below into status codes, and the command line uses the same
+engine to evaluate a request file.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+from .cards import CardCatalog, RenderContext, order_cards
+from .facts import FactBuilder
+from .fhir.client import FhirClient
+from .fhir.prefetch import gather
+from .fhir.prefetch import PreconditionFailed  # noqa: F401  (re-exported for the API layer)
+from .hooks import HookError, order_context  # noqa: F401
+from .knowledge.drugs import DrugKnowledge
+from .rules import DEFAULT_PARAMS, RULES, Finding
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Result:
+    cards: list[dict]
+    rule_ids: list[str] = field(default_factory=list)  # rule id of each card, in order
+    missing: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, settings: dict, knowledge: DrugKnowledge | None = None,
+                 client_factory: Callable[..., FhirClient] = FhirClient):
+        self.settings = settings
+        self.knowledge = knowledge or DrugKnowledge.load()
+        self.facts = FactBuilder(self.knowledge)
+        unknown = set(settings["RULES_DISABLED"]) - set(RULES)
+        if unknown:
+            raise ValueError(f"RULES_DISABLED names unknown rules: {sorted(unknown)}")
+        self.rules = {rid: m for rid, m in RULES.items() if rid not in settings["RULES_DISABLED"]}
+        self.params = {rid: {**DEFAULT_PARAMS.get(rid, {}), **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
+        self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: m.FIELDS for rid, m in RULES.items()})
+        self.client_factory = client_factory
+
+    def evaluate(self, body: dict, today: date) -> Result:
+        """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412)."""
+        ctx = order_context(body)
+        reported = [d for d in ctx.reported if d.has_medication]
+        if not reported:
+            return Result([])  # e.g. the sandbox's draft before a drug is chosen
+        auth = body.get("fhirAuthorization") or {}
+        options = {"connect_timeout": self.settings["FHIR_CONNECT_TIMEOUT"],
+                   "read_timeout": self.settings["FHIR_READ_TIMEOUT"],
+                   "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"]}
+        record = gather(body.get("prefetch"), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),
+                        self.settings["FHIR_SERVER_ALLOWLIST"], ctx.fhir_version == "DSTU2",
+                        self.client_factory, options)
+        facts = self.facts.build(ctx, record, today)
+        findings: list[Finding] = []
+        seen: set = set()
+        for rule_id, module in self.rules.items():
+            try:
+                produced = module.evaluate(facts, self.params[rule_id])
+            except Exception:  # a defect in one rule must not take the other rules' cards away
+                log.exception("rule %s failed", rule_id)
+                continue
+            for finding in produced:
+                if finding.key() not in seen:
+                    seen.add(finding.key())
+                    findings.append(finding)
+        render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
+                                   self.settings["RULE_INDICATORS"])
+        rendered = [(self.catalog.render(f, render_ctx), f.rule_id) for f in findings]
+        cards = order_cards([c for c, _ in rendered], self.settings["MAX_CARDS"])
+        rule_of = {id(c): rid for c, rid in rendered}
+        return Result(cards, [rule_of[id(c)] for c in cards], record.missing)

@@ -1,0 +1,226 @@
+"""Patient facts: the drafts, current and past medications, conditions and observations, in the shape the
+rules read (RULES.md 1.1). Records are read leniently: an unreadable field is skipped, never an error.
+
+Current medications: MedicationRequest/MedicationOrder ``active`` or ``on-hold``; MedicationStatement
+``active``, ``intended`` or ``taking`` (R5 ``recorded`` while its period is open); MedicationDispense whose
+days' supply covers today. ``completed``/``stopped`` records are history. ``entered-in-error``, ``cancelled``,
+``draft`` and the rest are ignored, as is a record that is one of this call's drafts.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from .fhir.prefetch import PatientRecord
+from .fhir.versions import to_r4
+from .hooks import DraftOrder, OrderContext
+from .knowledge.dosing import daily_dose
+from .knowledge.drugs import DrugKnowledge, Product
+from .knowledge.medication import MedicationUse
+
+log = logging.getLogger(__name__)
+
+_CURRENT = {
+    "MedicationRequest": {"active", "on-hold"},
+    "MedicationStatement": {"active", "intended", "taking"},
+}
+_HISTORY = {"completed", "stopped"}
+
+
+def parse_date(value: Any) -> date | None:
+    """The date part of a FHIR date or dateTime ("2026-11-08", "2026-11-08T09:30:00Z"); None if unreadable."""
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    try:
+        if len(value) == 4:
+            return date(int(value), 1, 1)
+        if len(value) == 7:
+            return date(int(value[:4]), int(value[5:7]), 1)
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _days(quantity: Any) -> float | None:
+    if not isinstance(quantity, dict):
+        return None
+    value = quantity.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    unit = str(quantity.get("code") or quantity.get("unit") or "d").lower()
+    factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}.get(unit)
+    return value * factor if factor else None
+
+
+def _bounds(r4: dict) -> tuple[date | None, date | None]:
+    for dosage in r4.get("dosageInstruction") or []:
+        if isinstance(dosage, dict):
+            repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if isinstance(dosage.get("timing"), dict) else {}
+            period = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+            if isinstance(period, dict):
+                return parse_date(period.get("start")), parse_date(period.get("end"))
+    return None, None
+
+
+def _request_span(r4: dict, ongoing: bool) -> tuple[date | None, date | None]:
+    start = parse_date(r4.get("authoredOn"))
+    b_start, b_end = _bounds(r4)
+    start = start or b_start
+    if ongoing:
+        return start, None
+    if b_end:
+        return start, b_end
+    supply = _days((r4.get("dispenseRequest") or {}).get("expectedSupplyDuration")
+                   if isinstance(r4.get("dispenseRequest"), dict) else None)
+    if start and supply:
+        return start, start + timedelta(days=supply - 1)
+    return start, start
+
+
+def _statement_span(r4: dict) -> tuple[date | None, date | None]:
+    period = r4.get("effectivePeriod")
+    if isinstance(period, dict):
+        return parse_date(period.get("start")), parse_date(period.get("end"))
+    when = parse_date(r4.get("effectiveDateTime")) or parse_date(r4.get("dateAsserted"))
+    return when, None
+
+
+@dataclass
+class PatientFacts:
+    today: date
+    patient: dict | None
+    drafts: list[MedicationUse]
+    reported: list[MedicationUse]
+    current: list[MedicationUse]
+    history: list[MedicationUse]
+    conditions: list[dict]
+    observations: list[dict]
+    missing: list[str] = field(default_factory=list)
+    unidentified: list[str] = field(default_factory=list)  # codes of drugs no rule can recognise
+
+    @property
+    def exposures(self) -> list[MedicationUse]:
+        """Every non-draft record, current and past (for exposure history)."""
+        return self.current + self.history
+
+    def alongside(self, draft: MedicationUse) -> list[MedicationUse]:
+        """What the patient takes or is being given together with ``draft``: current meds and other drafts."""
+        return self.current + [d for d in self.drafts if d.ref != draft.ref]
+
+    def other_drafts(self, draft: MedicationUse) -> list[MedicationUse]:
+        return [d for d in self.drafts if d.ref != draft.ref]
+
+    @property
+    def birth_date(self) -> date | None:
+        return parse_date((self.patient or {}).get("birthDate"))
+
+
+class FactBuilder:
+    def __init__(self, knowledge: DrugKnowledge):
+        self.knowledge = knowledge
+
+    def _product(self, r4: dict, record: PatientRecord, contained: Iterable[Any], bundle: list[dict]) -> Product | None:
+        medication = None
+        ref = r4.get("medicationReference")
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            target = ref["reference"]
+            if target.startswith("#"):
+                medication = next((c for c in contained if isinstance(c, dict) and c.get("id") == target[1:]), None)
+            else:
+                tail = target.split("/_history")[0].rsplit("/", 2)[-2:]
+                key = "/".join(tail)
+                medication = record.find(key) or next(
+                    (r for r in bundle if f"{r.get('resourceType')}/{r.get('id')}" == key), None)
+            if medication is None and isinstance(ref.get("display"), str):
+                return self.knowledge.identify({"text": ref["display"]})
+        concept = r4.get("medicationCodeableConcept")
+        return self.knowledge.identify(concept if isinstance(concept, dict) else None, medication)
+
+    def _use(self, r4: dict, ref: str, kind: str, role: str, start: date | None, end: date | None,
+             record: PatientRecord, bundle: list[dict], unidentified: list[str]) -> MedicationUse:
+        product = self._product(r4, record, r4.get("contained") or [], bundle)
+        concept = r4.get("medicationCodeableConcept") if isinstance(r4.get("medicationCodeableConcept"), dict) else {}
+        display = (product.name if product else None) or concept.get("text") or next(
+            (c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("display")),
+            "unrecognised medication")
+        if product is None:
+            codes = [str(c.get("code")) for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
+            unidentified.append(",".join(codes) or "no code")
+        dose = daily_dose(r4.get("dosageInstruction"), product) if product else None
+        prior = r4.get("priorPrescription")
+        prior_ref = prior.get("reference") if isinstance(prior, dict) and isinstance(prior.get("reference"), str) else None
+        return MedicationUse(ref, kind, role, str(display), product, dose, start, end,
+                             str(r4.get("status") or ""), prior_ref)
+
+    def build(self, ctx: OrderContext, record: PatientRecord, today: date) -> PatientFacts:
+        unidentified: list[str] = []
+        bundle = ctx.other_resources
+        drafts: list[MedicationUse] = []
+        reported: list[MedicationUse] = []
+        for d in ctx.drafts:
+            if not d.has_medication:
+                continue
+            start = parse_date(d.r4.get("authoredOn")) or today
+            use = self._use(d.r4, d.ref, d.original["resourceType"], "draft", start, None, record, bundle, unidentified)
+            drafts.append(use)
+            if d.reported:
+                reported.append(use)
+        draft_refs = {d.ref for d in ctx.drafts}
+        current: list[MedicationUse] = []
+        history: list[MedicationUse] = []
+        for res in record.of_type("MedicationRequest", "MedicationOrder", "MedicationStatement", "MedicationDispense"):
+            kind = res.get("resourceType")
+            ref = f"{kind}/{res.get('id')}"
+            if ref in draft_refs:
+                continue
+            try:
+                placed = self._classify(res, kind, today)
+            except (AttributeError, TypeError, ValueError):  # a malformed old record: skip it, log the type only
+                log.info("skipped an unreadable %s record", kind)
+                continue
+            if placed is None:
+                continue
+            role, r4, start, end = placed
+            use = self._use(r4, ref, kind, role, start, end, record, bundle, unidentified)
+            (current if role == "current" else history).append(use)
+        if unidentified:
+            log.info("unrecognised medications: %s", "; ".join(sorted(set(unidentified))))
+        patients = record.of_type("Patient")
+        patient = next((p for p in patients if p.get("id") == ctx.patient_id), patients[0] if patients else None)
+        return PatientFacts(today, patient, drafts, reported, current, history,
+                            record.of_type("Condition"), record.of_type("Observation"),
+                            list(record.missing), unidentified)
+
+    def _classify(self, res: dict, kind: str, today: date) -> tuple[str, dict, date | None, date | None] | None:
+        r4 = to_r4(res)
+        status = str(r4.get("status") or "")
+        if kind in ("MedicationRequest", "MedicationOrder"):
+            if status in _CURRENT["MedicationRequest"]:
+                start, end = _request_span(r4, ongoing=True)
+                return "current", r4, start, end
+            if status in _HISTORY:
+                start, end = _request_span(r4, ongoing=False)
+                return "history", r4, start, end
+            return None
+        if kind == "MedicationStatement":
+            if r4.get("wasNotTaken") is True or status in ("not-taken", "entered-in-error", "draft"):
+                return None
+            start, end = _statement_span(r4)
+            if status in _CURRENT["MedicationStatement"] or (status == "recorded" and (end is None or end >= today)):
+                if end is not None and end < today:
+                    return "history", r4, start, end
+                return "current", r4, start, end
+            if status in _HISTORY or status == "recorded":
+                return "history", r4, start, end or start
+            return None
+        # MedicationDispense
+        if status in ("entered-in-error", "cancelled", "declined", "preparation", "draft"):
+            return None
+        start = parse_date(r4.get("whenHandedOver")) or parse_date(r4.get("whenPrepared"))
+        if start is None:
+            return None
+        supply = _days(r4.get("daysSupply"))
+        end = start + timedelta(days=supply - 1) if supply else start
+        return ("current" if end >= today else "history"), r4, start, end

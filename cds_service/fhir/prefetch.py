@@ -1,0 +1,131 @@
+"""Prefetch templates, reading prefetch values, and fetching what the client did not send.
+
+A prefetch value may be a searchset Bundle, a single resource, ``null`` (the client has no data: an empty,
+satisfied key) or an ``OperationOutcome`` (the client failed: treated as not prefetched). Every resource found
+under any key is indexed by type, because clients may use keys of their own. A resource type counts as
+prefetched when our key for it was answered, or when any other key delivered resources of that type.
+
+What is still missing is fetched from ``fhirServer`` when that server is allow-listed. If the medication
+list (MedicationRequest, or DSTU2 MedicationOrder) can be had neither way the hook answers 412 (CDS Hooks 2.0,
+"Prefetch"); statements, dispenses, conditions, observations and the Patient only make the rules that read
+them work with less, and the record says what was missing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .client import FhirClient, is_allowed
+
+log = logging.getLogger(__name__)
+_DATA = Path(__file__).resolve().parents[1] / "data"
+_SERVICES = json.loads((_DATA / "services.json").read_text(encoding="utf-8"))
+_OBSERVATION_CODES = json.loads((_DATA / "observation_codes.json").read_text(encoding="utf-8"))
+PREFETCH: dict[str, dict] = _SERVICES["prefetch"]
+KEY_TYPES = {
+    "patient": ("Patient",),
+    "medicationRequests": ("MedicationRequest", "MedicationOrder"),
+    "medicationStatements": ("MedicationStatement",),
+    "medicationDispenses": ("MedicationDispense",),
+    "conditions": ("Condition",),
+    "observations": ("Observation",),
+}
+
+
+def _observation_code_param() -> str:
+    return ",".join(f"{group['system']}|{code}" for name, group in _OBSERVATION_CODES.items()
+                    if not name.startswith("_") for code in group["codes"])
+
+
+def prefetch_templates() -> dict[str, str]:
+    """The templates announced in discovery (only the root-level token ``{{context.patientId}}``)."""
+    return {key: spec["query"].replace("{{observation_codes}}", _observation_code_param())
+            for key, spec in PREFETCH.items()}
+
+
+class PreconditionFailed(Exception):
+    """The patient's medication list could be had neither from prefetch nor from the FHIR server (412)."""
+
+
+@dataclass
+class PatientRecord:
+    """Every resource known for this call, by type, and what could not be had."""
+
+    resources: dict[str, list[dict]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)  # prefetch keys neither prefetched nor fetched
+
+    def of_type(self, *types: str) -> list[dict]:
+        return [r for t in types for r in self.resources.get(t, [])]
+
+    def add(self, resource: Any) -> None:
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            self.resources.setdefault(resource["resourceType"], []).append(resource)
+
+    def find(self, reference: str) -> dict | None:
+        kind, _, rid = reference.partition("/")
+        return next((r for r in self.resources.get(kind, []) if r.get("id") == rid), None)
+
+
+def _resources_of(value: Any) -> list[dict] | None:
+    """Resources in one prefetch value; None when the value is not usable (OperationOutcome, junk)."""
+    if value is None:
+        return []
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return None
+    if value["resourceType"] == "OperationOutcome":
+        return None
+    if value["resourceType"] == "Bundle":
+        out = []
+        for entry in value.get("entry") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                res = entry["resource"]
+                if res.get("resourceType") != "OperationOutcome":
+                    out.append(res)
+        return out
+    return [value]
+
+
+def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, access_token: str | None,
+           allowlist: list[str], dstu2: bool, client_factory: Callable[..., FhirClient] = FhirClient,
+           client_options: dict | None = None) -> PatientRecord:
+    """Read the prefetch, fetch what is missing from an allow-listed server, and say what is still missing."""
+    record = PatientRecord()
+    answered: set[str] = set()
+    for key, value in (prefetch or {}).items():
+        resources = _resources_of(value)
+        if resources is None:
+            continue
+        for res in resources:
+            record.add(res)
+        if key in PREFETCH:
+            answered.add(key)
+    delivered = {t for t, items in record.resources.items() if items}
+    wanted = {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
+              for key, spec in PREFETCH.items()
+              if key not in answered and not delivered.intersection(KEY_TYPES[key])}
+    if wanted:
+        queries = {key: q.replace("{{context.patientId}}", patient_id)
+                   .replace("{{observation_codes}}", _observation_code_param()) for key, q in wanted.items()}
+        if fhir_server and is_allowed(fhir_server, allowlist):
+            client = client_factory(fhir_server, access_token, **(client_options or {}))
+            for key, result in client.search_all(queries).items():
+                if isinstance(result, Exception):
+                    log.warning("FHIR fetch failed for prefetch key %s: %s", key, result)
+                    record.missing.append(key)
+                else:
+                    for res in result:
+                        record.add(res)
+        else:
+            if fhir_server:
+                log.warning("fhirServer is not on the allow-list; nothing fetched")
+            record.missing.extend(wanted)
+    required = [k for k, spec in PREFETCH.items() if spec.get("required")]
+    lost = [k for k in required if k in record.missing]
+    if lost:
+        raise PreconditionFailed(
+            "the patient's medication list was not prefetched and could not be fetched from the FHIR server "
+            f"(missing: {', '.join(lost)})")
+    return record

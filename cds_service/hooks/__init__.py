@@ -1,0 +1,119 @@
+"""Hook adapters: each medication hook's context becomes one OrderContext.
+
+- ``order-select``: the drafts named in ``context.selections`` are reported on; the other drafts in
+  ``context.draftOrders`` count as medications ordered alongside (RULES.md 1.1).
+- ``order-sign``: every draft in ``context.draftOrders`` is reported on.
+- ``medication-prescribe`` (CDS Hooks 1.0): ``context.medications``, an array of resources or a Bundle.
+
+Drafts may be DSTU2 ``MedicationOrder`` or STU3/R4 ``MedicationRequest``; other resource types in a draft
+bundle (ServiceRequest, a Medication referenced by a draft) are kept for reference but never reported on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..fhir.versions import DraftError, check_draft, to_r4
+
+MEDICATION_ORDER_TYPES = ("MedicationRequest", "MedicationOrder")
+
+
+class HookError(ValueError):
+    """The hook context is unusable; ``field`` names where (a 400 for the client)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class DraftOrder:
+    ref: str  # "MedicationRequest/abc" (synthesised "MedicationRequest/#2" when the draft has no id)
+    has_id: bool
+    original: dict
+    r4: dict
+    path: str
+    reported: bool
+
+    @property
+    def has_medication(self) -> bool:
+        return any(k in self.r4 for k in ("medicationCodeableConcept", "medicationReference"))
+
+
+@dataclass
+class OrderContext:
+    hook: str
+    patient_id: str
+    user_id: str | None
+    drafts: list[DraftOrder]
+    fhir_version: str  # "DSTU2", "STU3" or "R4": the version suggestions are written in
+    other_resources: list[dict] = field(default_factory=list)
+
+    @property
+    def reported(self) -> list[DraftOrder]:
+        return [d for d in self.drafts if d.reported]
+
+
+def _entries(value: Any, path: str) -> list[tuple[dict, str]]:
+    if isinstance(value, list):
+        return [(r, f"{path}[{i}]") for i, r in enumerate(value) if isinstance(r, dict)]
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        return [(e["resource"], f"{path}.entry[{i}].resource") for i, e in enumerate(value.get("entry") or [])
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
+    if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+        return [(value, path)]
+    raise HookError(path, "expected a Bundle or an array of resources")
+
+
+def order_context(body: dict) -> OrderContext:
+    """Build the OrderContext for a validated hook request body."""
+    hook, ctx = body["hook"], body["context"]
+    if hook == "medication-prescribe":
+        items = _entries(ctx.get("medications"), "context.medications")
+        selections = None
+    else:
+        items = _entries(ctx.get("draftOrders"), "context.draftOrders")
+        selections = ctx.get("selections") if hook == "order-select" else None
+    drafts: list[DraftOrder] = []
+    others: list[dict] = []
+    for index, (resource, path) in enumerate(items):
+        kind = resource.get("resourceType")
+        if kind not in MEDICATION_ORDER_TYPES:
+            others.append(resource)
+            continue
+        rid = resource.get("id")
+        has_id = isinstance(rid, str) and bool(rid)
+        ref = f"{kind}/{rid}" if has_id else f"{kind}/#{index}"
+        r4 = to_r4(resource)
+        drafts.append(DraftOrder(ref, has_id, resource, r4, path, True))
+    if selections is not None:
+        refs = {d.ref for d in drafts}
+        all_refs = refs | {f"{r.get('resourceType')}/{r.get('id')}" for r in others}
+        for i, sel in enumerate(selections):
+            if sel not in all_refs:
+                raise HookError(f"context.selections[{i}]", f"'{sel}' names no resource in context.draftOrders")
+        for d in drafts:
+            d.reported = d.ref in selections
+    for d in drafts:
+        if d.has_medication:
+            try:
+                check_draft(d.r4, ctx.get("patientId"))
+            except DraftError as exc:
+                raise HookError(f"{d.path}.{exc.field}", exc.message) from None
+    version = _fhir_version(drafts)
+    return OrderContext(hook, ctx["patientId"], ctx.get("userId"), drafts, version, others)
+
+
+def _fhir_version(drafts: list[DraftOrder]) -> str:
+    """DSTU2 for MedicationOrder; STU3 when a MedicationRequest keeps its dose directly on Dosage and never
+    uses R4's doseAndRate (the sandbox's R4 quirk puts doseQuantity outside doseAndRate too, but R4 clients
+    send category as a list or doseAndRate somewhere); otherwise R4."""
+    if any(d.original.get("resourceType") == "MedicationOrder" for d in drafts):
+        return "DSTU2"
+    dosages = [x for d in drafts for x in d.original.get("dosageInstruction") or [] if isinstance(x, dict)]
+    if dosages and not any("doseAndRate" in x for x in dosages) and any(
+            k in x for x in dosages for k in ("doseQuantity", "doseRange")) and not any(
+            isinstance(d.original.get("category"), list) for d in drafts):
+        return "STU3"
+    return "R4"

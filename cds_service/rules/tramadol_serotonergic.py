@@ -1,0 +1,60 @@
+"""tramadol-serotonergic: tramadol, tapentadol or meperidine together with a serotonergic drug (SNRI, SSRI,
+TCA, MAOI incl. linezolid and methylene blue, triptan, trazodone, mirtazapine, lithium, dextromethorphan):
+a draft with a current medication in either direction, or two drafts. Critical when an MAOI is current,
+drafted, or was taken within the last 14 days.
+
+Sources: seed "Opioids for neuropathic pain" (tramadol can cause serotonin syndrome with SNRIs/SSRIs); FDA 2016
+opioid safety communication. Reads the reported drafts, other drafts, current and past medications.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .common import medication_item
+
+RULE_ID = "tramadol-serotonergic"
+FIELDS = ("opioid_name", "partner_class", "draft_name", "draft_ref", "partners")
+SEROTONERGIC = ("snri", "ssri", "tca", "maoi", "triptan", "other_serotonergic")
+CLASS_NAMES = {"snri": "an SNRI", "ssri": "an SSRI", "tca": "a tricyclic antidepressant", "maoi": "an MAO inhibitor",
+               "triptan": "a triptan", "other_serotonergic": "a serotonergic drug",
+               "serotonergic_opioid": "a serotonergic opioid"}
+
+
+def _classes(use: Any, wanted: tuple[str, ...]) -> list[str]:
+    return [c for c in wanted if use.has_class(c)]
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    findings = []
+    washout = timedelta(days=int(params["maoi_washout_days"]))
+    recent_maoi = [u for u in facts.history if u.has_class("maoi") and u.end and u.end >= facts.today - washout]
+    for draft in facts.reported:
+        if draft.has_class("serotonergic_opioid"):
+            partners = [u for u in facts.alongside(draft) if _classes(u, SEROTONERGIC)] + recent_maoi
+            opioid = draft
+        elif _classes(draft, SEROTONERGIC):
+            partners = [u for u in facts.alongside(draft) if u.has_class("serotonergic_opioid")]
+            opioid = partners[0] if partners else None
+        else:
+            continue
+        if not partners or opioid is None:
+            continue
+        serotonergic = [draft] if opioid is not draft else partners
+        maoi = any(u.has_class("maoi") for u in [draft, *partners])
+        first_class = next(c for u in serotonergic for c in _classes(u, SEROTONERGIC))
+        opioid_name = next(c.ingredient.name for c in opioid.product.components if "serotonergic_opioid" in c.ingredient.classes)
+        items = []
+        for p in partners:
+            item = medication_item(p)
+            item["classes"] = ", ".join(CLASS_NAMES[c].split(" ", 1)[1] for c in _classes(p, SEROTONERGIC + ("serotonergic_opioid",)))
+            items.append(item)
+        fields = {"opioid_name": opioid_name.capitalize(), "partner_class": CLASS_NAMES[first_class],
+                  "draft_name": draft.display, "draft_ref": draft.ref}
+        removable = tuple(u for u in [draft, *partners] if u.role == "draft")
+        findings.append(Finding(RULE_ID, draft, fields, {"partners": items}, variant="maoi" if maoi else None,
+                                suggestions=("remove-draft",), removable=removable,
+                                involved=frozenset({draft.ref, *(p.ref for p in partners)})))
+    return findings
