@@ -144,11 +144,10 @@ class DrugKnowledge:
                 for alias in filter(None, (a.strip().lower() for a in row["aliases"].split(";"))):
                     aliases[alias] = ing
         products: dict[str, str] = {}
-        path = DATA / "products.csv"
-        if with_products and path.exists():
-            with path.open(encoding="utf-8") as fh:
+        for table in ("products.csv", "products_supplement.csv") if with_products else ():
+            with (DATA / table).open(encoding="utf-8") as fh:
                 for row in csv.DictReader(line for line in fh if not line.startswith("#")):
-                    products[row["rxcui"]] = row["name"]
+                    products.setdefault(row["rxcui"], row["name"])
         return cls(ingredients, aliases, products)
 
     # -- names ---------------------------------------------------------------------------------------------
