@@ -11,8 +11,11 @@ from datetime import datetime, timezone
 def _serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
+    import logging
+
     from . import create_app
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()  # fail here, before forking workers, on a bad setting or card file
 
     class _Server(BaseApplication):

@@ -1,0 +1,24 @@
+# Production image: the same `cds-service serve` (gunicorn) as the README, as a non-root user.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CDS_CARDS_DIR=/app/cards \
+    CDS_DATABASE=/data/cds-service.sqlite3 \
+    CDS_HOST=0.0.0.0 \
+    CDS_PORT=8080
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY cds_service ./cds_service
+COPY cards ./cards
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home /app cds \
+    && mkdir -p /data && chown cds /data
+
+USER cds
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/cds-services', timeout=2).status == 200 else 1)"
+CMD ["cds-service", "serve"]

@@ -1,0 +1,58 @@
+"""Every scenario in fhir_fixtures/, in each of its three hook forms, gets exactly the cards it expects:
+the rules fire where they should (recall) and nowhere else (precision)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from conftest import FIXTURES, post_hook, rule_ids
+
+SCENARIOS = sorted((FIXTURES / "scenarios").glob("*/*.json"))
+REQUESTS = sorted((FIXTURES / "requests").glob("*/*.json"))
+
+
+def _builder():
+    spec = importlib.util.spec_from_file_location("build_requests", FIXTURES / "build_requests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _expected(request_path) -> list[str]:
+    case = request_path.name.split(".")[0]
+    scenario = json.loads((FIXTURES / "scenarios" / request_path.parent.name / f"{case}.json").read_text())
+    return scenario["expect"]
+
+
+@pytest.mark.parametrize("path", REQUESTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_request_gets_exactly_the_expected_cards(client, path):
+    body = json.loads(path.read_text(encoding="utf-8"))
+    assert rule_ids(post_hook(client, body)) == _expected(path)
+
+
+def test_written_requests_match_their_scenarios():
+    built = _builder().all_requests()
+    on_disk = set(REQUESTS)
+    assert on_disk == set(built), "run: python fhir_fixtures/build_requests.py"
+    for path, body in built.items():
+        assert json.loads(path.read_text(encoding="utf-8")) == body, f"{path.name} is stale; rebuild the requests"
+
+
+def test_every_rule_has_two_firing_and_two_silent_scenarios():
+    from cds_service.rules import RULES
+
+    for rule_id in RULES:
+        cases = [p.stem for p in SCENARIOS if p.parent.name == rule_id]
+        assert sum(c.startswith("fires-") for c in cases) >= 2, rule_id
+        assert sum(c.startswith("silent-") for c in cases) >= 2, rule_id
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_scenario_name_agrees_with_its_expectation(path):
+    scenario = json.loads(path.read_text(encoding="utf-8"))
+    if path.stem.startswith("fires-"):
+        assert path.parent.name in scenario["expect"]
+    else:
+        assert path.parent.name not in scenario["expect"]
