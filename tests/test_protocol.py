@@ -374,3 +374,9 @@ def test_cors_origins_are_configurable(config):
     other = client.get("/cds-services", headers={"Origin": "https://evil.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_wrong_method_is_405_with_json(client):
+    response = client.get(f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method_not_allowed"

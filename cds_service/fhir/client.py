@@ -94,13 +94,15 @@ class FhirClient:
                 raise FhirFetchError("FHIR server returned an OperationOutcome")
             if data.get("resourceType") != "Bundle":
                 return [data]
-            for entry in data.get("entry") or []:
+            entries = data.get("entry") if isinstance(data.get("entry"), list) else []
+            links = data.get("link") if isinstance(data.get("link"), list) else []
+            for entry in entries:
                 if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                     if (entry.get("search") or {}).get("mode") != "outcome":
                         resources.append(entry["resource"])
-            url = next((link.get("url") for link in data.get("link") or []
+            url = next((link.get("url") for link in links
                         if isinstance(link, dict) and link.get("relation") == "next"), None)
-            if not url:
+            if not isinstance(url, str) or not url:
                 return resources
         raise FhirFetchError(f"FHIR search had more than {self.max_pages} pages")
 

@@ -79,7 +79,8 @@ def _resources_of(value: Any) -> list[dict] | None:
         return None
     if value["resourceType"] == "Bundle":
         out = []
-        for entry in value.get("entry") or []:
+        entries = value.get("entry")
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                 res = entry["resource"]
                 if res.get("resourceType") != "OperationOutcome":

@@ -142,7 +142,18 @@ def _cap_per_day(dosage: dict) -> tuple[float, str] | None:
 
 
 def daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
-    """The daily amount of each ingredient of ``product`` under ``dosages`` (a dosageInstruction list)."""
+    """The daily amount of each ingredient of ``product`` under ``dosages`` (a dosageInstruction list).
+
+    Never raises: a dosage too malformed to read gives an incomplete dose, so the medication still counts."""
+    try:
+        return _daily_dose(dosages, product)
+    except (TypeError, ValueError, AttributeError, KeyError, ZeroDivisionError, OverflowError):
+        return _incomplete(product, False, "dosage could not be read")
+
+
+def _daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
+    if not isinstance(dosages, list):
+        dosages = [dosages] if isinstance(dosages, dict) else []
     entries = [d for d in dosages or [] if isinstance(d, dict)]
     prn = any(d.get("asNeededBoolean") is True or isinstance(d.get("asNeededCodeableConcept"), dict)
               or d.get("asNeeded") is True for d in entries)
