@@ -91,8 +91,12 @@ def doses_per_day(dosage: dict) -> float:
 
 
 def _dose_quantity(dosage: dict) -> dict | None:
-    entries = [e for e in dosage.get("doseAndRate") or [] if isinstance(e, dict)]
-    chosen = next((e for e in entries if _is_ordered(e)), entries[0] if entries else None)
+    raw = dosage.get("doseAndRate")
+    if isinstance(raw, list) and len(raw) == 1 and isinstance(raw[0], dict):
+        chosen = raw[0]  # the usual case: one entry
+    else:
+        entries = [e for e in raw or [] if isinstance(e, dict)] if isinstance(raw, list) else []
+        chosen = next((e for e in entries if _is_ordered(e)), entries[0] if entries else None)
     if chosen is None:
         return None
     if isinstance(chosen.get("doseQuantity"), dict):
@@ -159,6 +163,8 @@ def _daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
               or d.get("asNeeded") is True for d in entries)
     if not entries:
         return _incomplete(product, prn, "no dosage instruction")
+    if len(entries) == 1:
+        return _group_dose(entries, product, prn)
     groups: dict[Any, list[dict]] = {}
     for d in entries:
         groups.setdefault(d.get("sequence"), []).append(d)
@@ -178,7 +184,11 @@ def _total(dose: DailyDose) -> float:
 
 
 def _group_dose(group: list[dict], product: Product, prn: bool) -> DailyDose:
-    totals: dict[str, list[float]] = {c.ingredient.name: [0.0, 0.0] for c in product.components}
+    components = product.components
+    mg_totals = [0.0] * len(components)
+    rate_totals = [0.0] * len(components)
+    single = len(components) == 1
+    patch = product.form.patch
     per_day = value = None
     unit = ""
     for dosage in group:
@@ -196,24 +206,21 @@ def _group_dose(group: list[dict], product: Product, prn: bool) -> DailyDose:
         daily_units = value * per_day
         if (cap := _cap_per_day(dosage)) is not None and (cap[1] == unit or cap[1] in ("", "1")):
             daily_units = min(daily_units, cap[0])
-        single = len(product.components) == 1
-        for component in product.components:
-            if product.form.patch and component.per == "h":
+        for i, component in enumerate(components):
+            if patch and component.per == "h":
                 rate = _amount_mg(component, value, unit, single)
                 if rate is None:
                     return _incomplete(product, prn, f"patch dose in '{unit}' cannot be read")
-                totals[component.ingredient.name][1] += rate * 1000
-                totals[component.ingredient.name][0] += rate * 24
+                rate_totals[i] += rate * 1000
+                mg_totals[i] += rate * 24
                 continue
             amount = _amount_mg(component, daily_units, unit, single)
             if amount is None:
                 why = "product strength unknown" if component.strength_mg is None else f"dose unit '{unit}' does not fit"
                 return _incomplete(product, prn, f"{component.ingredient.name}: {why}")
-            totals[component.ingredient.name][0] += amount
-    doses = tuple(
-        IngredientDose(c.ingredient, totals[c.ingredient.name][0],
-                       totals[c.ingredient.name][1] if product.form.patch and c.per == "h" else None)
-        for c in product.components)
+            mg_totals[i] += amount
+    doses = tuple(IngredientDose(c.ingredient, mg_totals[i], rate_totals[i] if patch and c.per == "h" else None)
+                  for i, c in enumerate(components))
     return DailyDose(doses, per_day, value, unit, prn, True)
 
 

@@ -125,6 +125,15 @@ class DrugKnowledge:
         self.products = products  # RxCUI -> RxNorm name
         alternation = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
         self._scan_re = re.compile(rf"(?<![a-z])({alternation})(?![a-z])")
+        # The product table is parsed once here (about 50 ms), so that a code or an exact RxNorm name (any
+        # letter case) is a dictionary lookup during a hook call.
+        self.by_product_rxcui: dict[str, Product] = {}
+        self.by_product_name: dict[str, Product] = {}
+        for code, name in products.items():
+            product = self.product_from_name(name, code)
+            if product is not None:
+                self.by_product_rxcui[code] = product
+                self.by_product_name.setdefault(name.lower(), product)
         self.identify_concept = lru_cache(maxsize=4096)(self._identify_concept)
 
     @classmethod
@@ -199,22 +208,25 @@ class DrugKnowledge:
     def _identify_concept(self, codings: tuple[tuple[str, str, str], ...], text: str) -> Product | None:
         rx_codes = [code for system, code, _ in codings if system in RXNORM_SYSTEMS and code]
         for code in rx_codes:
-            if code in self.products:
-                return self.product_from_name(self.products[code], code)
-        for name in [d for _, _, d in codings if d] + ([text] if text else []):
-            parsed = parse_name(name)
-            if parsed is not None and any(self.ingredient_for(c.text) for c in parsed.components):
-                return self.product_from_name(name, rx_codes[0] if rx_codes else None)
+            if code in self.by_product_rxcui:
+                return self.by_product_rxcui[code]
+        names = [d for _, _, d in codings if d] + ([text] if text else [])
+        for name in names:
+            if (known := self.by_product_name.get(name.lower())) is not None:
+                return known
+        guesses: list[Product] = []
+        for name in names:
+            product = self.product_from_name(name, rx_codes[0] if rx_codes else None)
+            if product is not None and any(c.strength_mg is not None for c in product.components):
+                return product  # a full RxNorm-style name: ingredient, strength and form
+            if product is not None:
+                guesses.append(product)
         for code in rx_codes:
             if code in self.by_rxcui:
                 ing = self.by_rxcui[code]
-                label = next((d for _, _, d in codings if d), text) or ing.name
+                label = names[0] if names else ing.name
                 return make_product(label, (Component(ing),), classify_dose_form(label), code)
-        for name in [d for _, _, d in codings if d] + ([text] if text else []):
-            product = self.product_from_name(name, rx_codes[0] if rx_codes else None)
-            if product is not None:
-                return product
-        return None
+        return guesses[0] if guesses else None
 
     def identify(self, concept: Any, medication: Any = None) -> Product | None:
         """Identify a drug from a CodeableConcept and/or a Medication resource (plain dicts, leniently read)."""
