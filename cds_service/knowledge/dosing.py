@@ -145,6 +145,23 @@ def _cap_per_day(dosage: dict) -> tuple[float, str] | None:
     return amount / (span * days), _unit(num)
 
 
+def _cap_in_dose_units(cap: tuple[float, str], unit: str, components: tuple[Component, ...]) -> float:
+    """A maxDosePerPeriod cap expressed in the dose's own unit (a cap in mg on a tablet dose is converted with
+    the strength of a single-ingredient product); ``inf`` when the units cannot be related."""
+    amount, cap_unit = cap
+    if cap_unit == unit or cap_unit in ("", "1") or (cap_unit in COUNT_UNITS and unit in COUNT_UNITS):
+        return amount
+    if cap_unit in MASS_MG and unit in MASS_MG:
+        return amount * MASS_MG[cap_unit] / MASS_MG[unit]
+    if cap_unit in MASS_MG and len(components) == 1 and components[0].strength_mg:
+        strength = components[0].strength_mg
+        if components[0].per in ("unit", "actuation") and (unit in COUNT_UNITS or unit == ""):
+            return amount * MASS_MG[cap_unit] / strength
+        if components[0].per == "mL" and unit in VOLUME_ML:
+            return amount * MASS_MG[cap_unit] / strength / VOLUME_ML[unit]
+    return float("inf")
+
+
 def daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
     """The daily amount of each ingredient of ``product`` under ``dosages`` (a dosageInstruction list).
 
@@ -204,8 +221,8 @@ def _group_dose(group: list[dict], product: Product, prn: bool) -> DailyDose:
             return _incomplete(product, prn, "dose has no numeric value")
         per_day = doses_per_day(dosage)
         daily_units = value * per_day
-        if (cap := _cap_per_day(dosage)) is not None and (cap[1] == unit or cap[1] in ("", "1")):
-            daily_units = min(daily_units, cap[0])
+        if (cap := _cap_per_day(dosage)) is not None:
+            daily_units = min(daily_units, _cap_in_dose_units(cap, unit, components))
         for i, component in enumerate(components):
             if patch and component.per == "h":
                 rate = _amount_mg(component, value, unit, single)

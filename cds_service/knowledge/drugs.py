@@ -137,7 +137,13 @@ class DrugKnowledge:
         self.identify_concept = lru_cache(maxsize=4096)(self._identify_concept)
 
     @classmethod
+    @lru_cache(maxsize=2)
     def load(cls, with_products: bool = True) -> "DrugKnowledge":
+        """The tables, read once per process (they are immutable; every app and worker thread shares them)."""
+        return cls._read(with_products)
+
+    @classmethod
+    def _read(cls, with_products: bool) -> "DrugKnowledge":
         ingredients, aliases = [], {}
         with (DATA / "ingredients.csv").open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
