@@ -24,26 +24,28 @@ def test_every_rule_has_a_card_file_and_fixtures():
         assert list((FIXTURES / "scenarios" / rule_id).glob("*.json")), rule_id
 
 
-def test_missing_card_file_stops_the_start(tmp_path, config):
-    cards = tmp_path / "cards"
-    shutil.copytree(ROOT / "cards", cards)
+@pytest.fixture
+def cards(tmp_path) -> Path:
+    """A copy of cards/ a test may break."""
+    copy = tmp_path / "cards"
+    shutil.copytree(ROOT / "cards", copy)
+    return copy
+
+
+def test_missing_card_file_stops_the_start(cards, config):
     (cards / "naltrexone-opioid.yaml").unlink()
     with pytest.raises(CardFileError, match="naltrexone-opioid"):
         create_app({**config, "CARDS_DIR": str(cards)})
 
 
-def test_card_placeholder_the_rule_does_not_provide_stops_the_start(tmp_path, config):
-    cards = tmp_path / "cards"
-    shutil.copytree(ROOT / "cards", cards)
+def test_card_placeholder_the_rule_does_not_provide_stops_the_start(cards, config):
     path = cards / "tramadol-serotonergic.yaml"
     path.write_text(path.read_text().replace("{opioid_name} with", "{opioid_nmae} with", 1))
     with pytest.raises(CardFileError, match="opioid_nmae"):
         create_app({**config, "CARDS_DIR": str(cards)})
 
 
-def test_card_file_with_a_bad_indicator_stops_the_start(tmp_path, config):
-    cards = tmp_path / "cards"
-    shutil.copytree(ROOT / "cards", cards)
+def test_card_file_with_a_bad_indicator_stops_the_start(cards, config):
     path = cards / "fentanyl-patch-opioid-naive.yaml"
     path.write_text(path.read_text().replace("indicator: critical", "indicator: urgent", 1))
     with pytest.raises(CardFileError):
