@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "RULES_DISABLED": [],
     "RULE_INDICATORS": {},
     "RULE_PARAMS": {},
+    # Additions to the condition code lists (knowledge/data/code_lists.json), e.g. {"cancer": {"text": ["glioma"]}}.
+    "CODE_LISTS_EXTRA": {},
     "CARDS_DIR": str(ROOT / "cards"),
     # Largest request body accepted (bytes); larger ones get 413.
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,

@@ -34,7 +34,7 @@ class Engine:
                  client_factory: Callable[..., FhirClient] = FhirClient):
         self.settings = settings
         self.knowledge = knowledge or DrugKnowledge.load()
-        self.facts = FactBuilder(self.knowledge)
+        self.facts = FactBuilder(self.knowledge, settings["CODE_LISTS_EXTRA"])
         unknown = set(settings["RULES_DISABLED"]) - set(RULES)
         if unknown:
             raise ValueError(f"RULES_DISABLED names unknown rules: {sorted(unknown)}")

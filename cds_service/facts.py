@@ -19,6 +19,8 @@ from .hooks import DraftOrder, OrderContext
 from .knowledge.dosing import daily_dose
 from .knowledge.drugs import DrugKnowledge, Product
 from .knowledge.medication import MedicationUse
+from .knowledge.patient import CodeList, age_on, code_lists, condition_is_active, latest_documented
+from .knowledge.lenient import items
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def _days(quantity: Any) -> float | None:
 
 
 def _bounds(r4: dict) -> tuple[date | None, date | None]:
-    for dosage in r4.get("dosageInstruction") or []:
+    for dosage in items(r4.get("dosageInstruction")):
         if isinstance(dosage, dict):
             repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if isinstance(dosage.get("timing"), dict) else {}
             period = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
@@ -87,6 +89,26 @@ def _statement_span(r4: dict) -> tuple[date | None, date | None]:
     return when, None
 
 
+def _supply_days(r4: dict, dose_units_per_day: float | None) -> float | None:
+    """How long an order lasts: expected supply duration, else timing bounds, else quantity / daily use."""
+    request = r4.get("dispenseRequest") if isinstance(r4.get("dispenseRequest"), dict) else {}
+    if (days := _days(request.get("expectedSupplyDuration"))) is not None:
+        return days
+    for dosage in items(r4.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, dict) and isinstance(dosage.get("timing"), dict) else {}
+        repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
+        if (days := _days(repeat.get("boundsDuration"))) is not None:
+            return days
+    start, end = _bounds(r4)
+    if start and end and end >= start:
+        return float((end - start).days + 1)
+    quantity = request.get("quantity") if isinstance(request.get("quantity"), dict) else {}
+    value = quantity.get("value")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and dose_units_per_day:
+        return value / dose_units_per_day
+    return None
+
+
 @dataclass
 class PatientFacts:
     today: date
@@ -99,6 +121,34 @@ class PatientFacts:
     observations: list[dict]
     missing: list[str] = field(default_factory=list)
     unidentified: list[str] = field(default_factory=list)  # codes of drugs no rule can recognise
+    procedures: list[dict] = field(default_factory=list)
+    lists: dict[str, CodeList] = field(default_factory=code_lists)
+
+    @property
+    def age(self) -> int | None:
+        return age_on(self.birth_date, self.today)
+
+    def has_condition(self, list_name: str, active_only: bool = True) -> bool:
+        """A Condition of the list, active unless ``active_only`` is False (history counts: e.g. overdose)."""
+        code_list = self.lists[list_name]
+        return any(code_list.matches_concept(c.get("code")) and (not active_only or condition_is_active(c, self.today))
+                   for c in self.conditions)
+
+    def indicated_for(self, draft: MedicationUse, list_name: str) -> bool:
+        """The draft's indication (reasonCode/reasonReference) is in the list; without one, an active Condition is."""
+        if draft.reasons:
+            return any(self.lists[list_name].matches_concept(r) for r in draft.reasons)
+        return self.has_condition(list_name)
+
+    @property
+    def serious_illness(self) -> bool:
+        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5): excludable rules
+        stay silent."""
+        return self.has_condition("serious_illness")
+
+    def documented(self, group: str, within_days: int) -> dict | None:
+        """The latest Observation or Procedure of ``group`` ("ecg", "opioid_risk_screening") within the window."""
+        return latest_documented(self.observations + self.procedures, group, self.today, within_days)
 
     @property
     def exposures(self) -> list[MedicationUse]:
@@ -118,8 +168,9 @@ class PatientFacts:
 
 
 class FactBuilder:
-    def __init__(self, knowledge: DrugKnowledge):
+    def __init__(self, knowledge: DrugKnowledge, extra_code_lists: dict | None = None):
         self.knowledge = knowledge
+        self.lists = code_lists(extra_code_lists)
 
     def _product(self, r4: dict, record: PatientRecord, contained: Iterable[Any], bundle: list[dict]) -> Product | None:
         medication = None
@@ -140,19 +191,36 @@ class FactBuilder:
 
     def _use(self, r4: dict, ref: str, kind: str, role: str, start: date | None, end: date | None,
              record: PatientRecord, bundle: list[dict], unidentified: list[str]) -> MedicationUse:
-        product = self._product(r4, record, r4.get("contained") or [], bundle)
+        product = self._product(r4, record, items(r4.get("contained")), bundle)
         concept = r4.get("medicationCodeableConcept") if isinstance(r4.get("medicationCodeableConcept"), dict) else {}
         display = (product.name if product else None) or concept.get("text") or next(
-            (c.get("display") for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("display")),
+            (c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict) and c.get("display")),
             "unrecognised medication")
         if product is None:
-            codes = [str(c.get("code")) for c in concept.get("coding") or [] if isinstance(c, dict) and c.get("code")]
+            codes = [str(c.get("code")) for c in items(concept.get("coding")) if isinstance(c, dict) and c.get("code")]
             unidentified.append(",".join(codes) or "no code")
         dose = daily_dose(r4.get("dosageInstruction"), product) if product else None
         prior = r4.get("priorPrescription")
         prior_ref = prior.get("reference") if isinstance(prior, dict) and isinstance(prior.get("reference"), str) else None
+        units_per_day = dose.dose_value * dose.doses_per_day if dose and dose.complete and dose.dose_value else None
         return MedicationUse(ref, kind, role, str(display), product, dose, start, end,
-                             str(r4.get("status") or ""), prior_ref)
+                             str(r4.get("status") or ""), prior_ref, self._reasons(r4, record, bundle),
+                             _supply_days(r4, units_per_day))
+
+    @staticmethod
+    def _reasons(r4: dict, record: PatientRecord, bundle: list[dict]) -> tuple[dict, ...]:
+        reasons = [c for c in items(r4.get("reasonCode")) if isinstance(c, dict)]
+        for ref in items(r4.get("reasonReference")):
+            target = ref.get("reference") if isinstance(ref, dict) else None
+            if not isinstance(target, str):
+                continue
+            key = "/".join(target.rsplit("/", 2)[-2:])
+            found = record.find(key) or next((r for r in bundle if f"{r.get('resourceType')}/{r.get('id')}" == key), None)
+            if found and isinstance(found.get("code"), dict):
+                reasons.append(found["code"])
+            elif isinstance(ref.get("display"), str):
+                reasons.append({"text": ref["display"]})
+        return tuple(reasons)
 
     def build(self, ctx: OrderContext, record: PatientRecord, today: date) -> PatientFacts:
         unidentified: list[str] = []
@@ -191,7 +259,7 @@ class FactBuilder:
         patient = next((p for p in patients if p.get("id") == ctx.patient_id), patients[0] if patients else None)
         return PatientFacts(today, patient, drafts, reported, current, history,
                             record.of_type("Condition"), record.of_type("Observation"),
-                            list(record.missing), unidentified)
+                            list(record.missing), unidentified, record.of_type("Procedure"), self.lists)
 
     def _classify(self, res: dict, kind: str, today: date) -> tuple[str, dict, date | None, date | None] | None:
         r4 = to_r4(res)

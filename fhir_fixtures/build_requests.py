@@ -32,6 +32,8 @@ PREFETCH_KEYS = {
     "medicationDispenses": "MedicationDispense",
     "conditions": "Condition",
     "observations": "Observation",
+    "screenings": "Observation",
+    "procedures": "Procedure",
 }
 HOOK_FORMS = ("order-select.r4", "order-sign.r4", "medication-prescribe.dstu2")
 

@@ -28,7 +28,8 @@ def test_discovery_lists_one_service_per_medication_hook(client):
     for service in services:
         assert service["id"] and service["title"] and service["description"]
         assert set(service["prefetch"]) == {"patient", "medicationRequests", "medicationStatements",
-                                            "medicationDispenses", "conditions", "observations"}
+                                            "medicationDispenses", "conditions", "observations", "screenings",
+                                            "procedures"}
 
 
 def test_prefetch_templates_use_only_root_level_context_tokens(client):
@@ -203,17 +204,17 @@ def test_resources_under_a_clients_own_keys_are_used(client):
     body = load_json("sandbox/order-select-r4-tramadol-own-prefetch-keys.json")
     with responses.RequestsMock() as mock:
         # MedicationRequest came under the client's key "activeMeds"; only the other kinds are fetched.
-        for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation"):
+        for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"):
             mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
         assert rule_ids(post_hook(client, body)) == ["tramadol-serotonergic"]
         fetched = {call.request.url.split("?")[0].rsplit("/", 1)[1] for call in mock.calls}
-    assert fetched == {"MedicationStatement", "MedicationDispense", "Condition", "Observation"}
+    assert fetched == {"MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"}
 
 
 # -- FHIR fallback ---------------------------------------------------------------------------------------------------
 def _mock_r4(mock, medication_requests):
     mock.get(f"{R4_SERVER}/MedicationRequest", json=medication_requests)
-    for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation"):
+    for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"):
         mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
     mock.get(f"{R4_SERVER}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
 
@@ -223,7 +224,7 @@ def test_no_prefetch_fetches_from_an_allow_listed_server_and_fires(client):
     with responses.RequestsMock() as mock:
         _mock_r4(mock, EMPTY)
         assert rule_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive"]
-        assert len(mock.calls) == 6
+        assert len(mock.calls) == 8  # every prefetch key, concurrently
 
 
 def test_no_prefetch_fetched_history_can_silence_the_rule(client):
@@ -237,7 +238,8 @@ def test_dstu2_fallback_asks_for_medication_orders(client):
     body = load_json("sandbox/order-select-dstu2-fentanyl-patch.json")
     server = "https://launch.smarthealthit.org/v/r2/fhir"
     with responses.RequestsMock() as mock:
-        for kind in ("MedicationOrder", "MedicationStatement", "MedicationDispense", "Condition", "Observation"):
+        for kind in ("MedicationOrder", "MedicationStatement", "MedicationDispense", "Condition", "Observation",
+                     "Procedure"):
             mock.get(f"{server}/{kind}", json=EMPTY)
         mock.get(f"{server}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
         response = post_hook(client, body)

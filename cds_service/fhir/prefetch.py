@@ -2,8 +2,8 @@
 
 A prefetch value may be a searchset Bundle, a single resource, ``null`` (the client has no data: an empty,
 satisfied key) or an ``OperationOutcome`` (the client failed: treated as not prefetched). Every resource found
-under any key is indexed by type, because clients may use keys of their own. A resource type counts as
-prefetched when our key for it was answered, or when any other key delivered resources of that type.
+under any key is indexed by type, because clients may use keys of their own. A key counts as
+prefetched when it was answered, or when one of the client's own keys delivered resources of its type.
 
 What is still missing is fetched from ``fhirServer`` when that server is allow-listed. If the medication
 list (MedicationRequest, or DSTU2 MedicationOrder) can be had neither way the hook answers 412 (CDS Hooks 2.0,
@@ -32,6 +32,8 @@ KEY_TYPES = {
     "medicationDispenses": ("MedicationDispense",),
     "conditions": ("Condition",),
     "observations": ("Observation",),
+    "screenings": ("Observation",),
+    "procedures": ("Procedure",),
 }
 
 
@@ -95,6 +97,7 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     """Read the prefetch, fetch what is missing from an allow-listed server, and say what is still missing."""
     record = PatientRecord()
     answered: set[str] = set()
+    delivered: set[str] = set()  # resource types the client sent under keys of its own
     for key, value in (prefetch or {}).items():
         resources = _resources_of(value)
         if resources is None:
@@ -103,7 +106,8 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
             record.add(res)
         if key in PREFETCH:
             answered.add(key)
-    delivered = {t for t, items in record.resources.items() if items}
+        else:
+            delivered.update(r["resourceType"] for r in resources)
     wanted = {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
               for key, spec in PREFETCH.items()
               if key not in answered and not delivered.intersection(KEY_TYPES[key])}

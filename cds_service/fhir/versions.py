@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from ..knowledge.lenient import items
 
 _DOSE_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRange", "rateRatio")
 
@@ -133,9 +134,9 @@ def from_r4(resource: dict, version: str) -> dict:
         return resource
     out = dict(resource)
     dosages = []
-    for dosage in out.get("dosageInstruction") or []:
+    for dosage in items(out.get("dosageInstruction")):
         d = {k: v for k, v in dosage.items() if k != "doseAndRate"}
-        for entry in dosage.get("doseAndRate") or []:
+        for entry in items(dosage.get("doseAndRate")):
             for key in _DOSE_KEYS:
                 if key in entry:
                     d.setdefault(key, entry[key])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..fhir.versions import DraftError, check_draft, to_r4
+from ..knowledge.lenient import items
 
 MEDICATION_ORDER_TYPES = ("MedicationRequest", "MedicationOrder")
 
@@ -59,7 +60,7 @@ def _entries(value: Any, path: str) -> list[tuple[dict, str]]:
     if isinstance(value, list):
         return [(r, f"{path}[{i}]") for i, r in enumerate(value) if isinstance(r, dict)]
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
-        return [(e["resource"], f"{path}.entry[{i}].resource") for i, e in enumerate(value.get("entry") or [])
+        return [(e["resource"], f"{path}.entry[{i}].resource") for i, e in enumerate(items(value.get("entry")))
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
         return [(value, path)]
@@ -111,7 +112,7 @@ def _fhir_version(drafts: list[DraftOrder]) -> str:
     send category as a list or doseAndRate somewhere); otherwise R4."""
     if any(d.original.get("resourceType") == "MedicationOrder" for d in drafts):
         return "DSTU2"
-    dosages = [x for d in drafts for x in d.original.get("dosageInstruction") or [] if isinstance(x, dict)]
+    dosages = [x for d in drafts for x in items(d.original.get("dosageInstruction")) if isinstance(x, dict)]
     if dosages and not any("doseAndRate" in x for x in dosages) and any(
             k in x for x in dosages for k in ("doseQuantity", "doseRange")) and not any(
             isinstance(d.original.get("category"), list) for d in drafts):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .drugs import Component, Ingredient, Product
+from .lenient import items
 
 _TABLES = json.loads((Path(__file__).parent / "data" / "dosing.json").read_text(encoding="utf-8"))
 PERIOD_DAYS: dict[str, float] = _TABLES["period_unit_days"]
@@ -78,11 +79,11 @@ def doses_per_day(dosage: dict) -> float:
     unit = repeat.get("periodUnit")
     if period and period > 0 and unit in PERIOD_DAYS:
         return (frequency or 1.0) / (period * PERIOD_DAYS[unit])
-    when = [w for w in (repeat.get("timeOfDay") or []) + (repeat.get("when") or []) if isinstance(w, str)]
+    when = [w for w in (items(repeat.get("timeOfDay"))) + (items(repeat.get("when"))) if isinstance(w, str)]
     if when:
         return float(len(when)) * (frequency or 1.0)
     code = timing.get("code") if isinstance(timing.get("code"), dict) else {}
-    for coding in code.get("coding") or []:
+    for coding in items(code.get("coding")):
         if isinstance(coding, dict) and str(coding.get("code", "")).upper() in TIMING_CODES:
             return TIMING_CODES[str(coding["code"]).upper()]
     if isinstance(code.get("text"), str) and code["text"].strip().upper() in TIMING_CODES:
@@ -110,7 +111,7 @@ def _dose_quantity(dosage: dict) -> dict | None:
 def _is_ordered(entry: dict) -> bool:
     kind = entry.get("type")
     return isinstance(kind, dict) and any(
-        isinstance(c, dict) and c.get("code") == "ordered" for c in kind.get("coding") or [])
+        isinstance(c, dict) and c.get("code") == "ordered" for c in items(kind.get("coding")))
 
 
 def _amount_mg(component: Component, value: float, unit: str, is_single: bool) -> float | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .rxnorm import DoseForm, classify_dose_form, parse_name
+from .lenient import items
 
 DATA = Path(__file__).parent / "data"
 RXNORM_SYSTEMS = frozenset({
@@ -249,7 +250,7 @@ class DrugKnowledge:
     def _from_medication_ingredients(self, medication: dict) -> Product | None:
         comps: list[Component] = []
         names: list[str] = []
-        for item in medication.get("ingredient") or []:
+        for item in items(medication.get("ingredient")):
             if not isinstance(item, dict):
                 continue
             concept = item.get("itemCodeableConcept") or (item.get("item") or {}).get("concept")
@@ -268,14 +269,14 @@ class DrugKnowledge:
         form = medication.get("form") or medication.get("doseForm")
         if isinstance(form, dict):
             form_text = form.get("text") or next(
-                (c.get("display", "") for c in form.get("coding") or [] if isinstance(c, dict)), "")
+                (c.get("display", "") for c in items(form.get("coding")) if isinstance(c, dict)), "")
         return make_product(" / ".join(names) + (f" {form_text}" if form_text else ""), comps,
                             classify_dose_form(str(form_text)))
 
 
 def _concept_key(concept: dict) -> tuple[tuple[tuple[str, str, str], ...], str]:
     codings = []
-    for c in concept.get("coding") or []:
+    for c in items(concept.get("coding")):
         if isinstance(c, dict):
             codings.append((str(c.get("system") or ""), str(c.get("code") or ""), str(c.get("display") or "")))
     text = concept.get("text")

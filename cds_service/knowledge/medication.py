@@ -26,6 +26,8 @@ class MedicationUse:
     end: date | None
     status: str
     prior_prescription: str | None = None
+    reasons: tuple[dict, ...] = ()  # indication: reasonCode concepts and the codes of referenced Conditions
+    supply_days: float | None = None  # how long the order lasts (expected supply, bounds, or quantity / daily use)
 
     @property
     def is_opioid(self) -> bool:

@@ -1,0 +1,159 @@
+"""Patient context from Conditions and Observations (RULES.md 1.5): code lists, active status, recent tests.
+
+Pure functions over plain dictionaries, read leniently (any FHIR version): a Condition's ``code`` is matched
+against the lists in ``data/code_lists.json`` by ICD-10-CM category range or prefix, SNOMED CT code, or text;
+an Observation by LOINC code or name (``cds_service/data/observation_codes.json``).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+from .lenient import items
+
+ICD10CM = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.90")
+SNOMED = ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96")
+LOINC = "http://loinc.org"
+_DATA = Path(__file__).parent / "data" / "code_lists.json"
+_OBS = Path(__file__).resolve().parents[1] / "data" / "observation_codes.json"
+_INACTIVE = {"inactive", "resolved", "remission", "entered-in-error"}
+_NOT_CONFIRMED = {"refuted", "entered-in-error"}
+
+
+def _parse_date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 4:
+        return None
+    try:
+        return date.fromisoformat(value[:10]) if len(value) >= 10 else date(int(value[:4]), int(value[5:7] or 1), 1)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class CodeList:
+    name: str
+    ranges: tuple[tuple[str, str], ...]
+    prefixes: tuple[str, ...]
+    snomed: frozenset[str]
+    text: tuple[str, ...]
+    text_exclude: tuple[str, ...]
+
+    def matches_concept(self, concept: Any) -> bool:
+        if not isinstance(concept, dict):
+            return False
+        texts = [concept.get("text")] if isinstance(concept.get("text"), str) else []
+        for coding in items(concept.get("coding")):
+            if not isinstance(coding, dict):
+                continue
+            system, code = str(coding.get("system") or ""), str(coding.get("code") or "")
+            if isinstance(coding.get("display"), str):
+                texts.append(coding["display"])
+            if system in ICD10CM and code and self._icd(code):
+                return True
+            if system in SNOMED and code in self.snomed:
+                return True
+        lowered = " ".join(texts).lower()
+        if any(x in lowered for x in self.text_exclude):
+            return False
+        return any(t in lowered for t in self.text)
+
+    def _icd(self, code: str) -> bool:
+        flat = code.replace(".", "").upper()
+        if any(flat.startswith(p.replace(".", "").upper()) for p in self.prefixes):
+            return True
+        category = flat[:3]
+        return any(lo <= category <= hi for lo, hi in self.ranges)
+
+
+def _build(name: str, spec: Mapping[str, Any], extra: Mapping[str, Any]) -> CodeList:
+    def both(key: str) -> list:
+        return list(spec.get(key, [])) + list(extra.get(key, []))
+    return CodeList(name, tuple(tuple(r) for r in both("icd10cm_ranges")), tuple(both("icd10cm_prefixes")),
+                    frozenset(both("snomed")), tuple(t.lower() for t in both("text")),
+                    tuple(t.lower() for t in both("text_exclude")))
+
+
+@lru_cache(maxsize=8)
+def _load(extra_json: str) -> dict[str, CodeList]:
+    data = json.loads(_DATA.read_text(encoding="utf-8"))
+    extra = json.loads(extra_json)
+    unknown = set(extra) - set(data)
+    if unknown:
+        raise ValueError(f"CODE_LISTS_EXTRA names unknown code lists: {sorted(unknown)}")
+    return {name: _build(name, spec, extra.get(name, {})) for name, spec in data.items() if not name.startswith("_")}
+
+
+def code_lists(extra: Mapping[str, Any] | None = None) -> dict[str, CodeList]:
+    """The code lists, extended by a site's additions (same shape as code_lists.json)."""
+    return _load(json.dumps(extra or {}, sort_keys=True))
+
+
+def condition_is_active(condition: Mapping[str, Any], today: date) -> bool:
+    """Active unless its clinical status says otherwise, it has abated, or it was refuted or entered in error."""
+    status = condition.get("clinicalStatus")
+    if isinstance(status, dict):
+        codes = {str(c.get("code")) for c in items(status.get("coding")) if isinstance(c, dict)}
+    else:
+        codes = {str(status)} if status else set()
+    if codes & _INACTIVE:
+        return False
+    verification = condition.get("verificationStatus")
+    if isinstance(verification, dict):
+        v_codes = {str(c.get("code")) for c in items(verification.get("coding")) if isinstance(c, dict)}
+    else:
+        v_codes = {str(verification)} if verification else set()
+    if v_codes & _NOT_CONFIRMED:
+        return False
+    abated = _parse_date(condition.get("abatementDateTime"))
+    return abated is None or abated > today
+
+
+def age_on(birth_date: date | None, today: date) -> int | None:
+    if birth_date is None:
+        return None
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+@lru_cache(maxsize=1)
+def _observation_groups() -> dict[str, dict]:
+    data = json.loads(_OBS.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def _observation_date(resource: Mapping[str, Any]) -> date | None:
+    for key in ("effectiveDateTime", "issued", "performedDateTime"):
+        if (d := _parse_date(resource.get(key))) is not None:
+            return d
+    for key in ("effectivePeriod", "performedPeriod"):
+        period = resource.get(key)
+        if isinstance(period, dict) and (d := _parse_date(period.get("end") or period.get("start"))) is not None:
+            return d
+    return None
+
+
+def latest_documented(resources: Iterable[Mapping[str, Any]], group: str, today: date,
+                      within_days: int) -> Mapping[str, Any] | None:
+    """The most recent Observation or Procedure of ``group`` (e.g. "ecg") dated within ``within_days``."""
+    spec = _observation_groups()[group]
+    codes = set(items(spec.get("codes")))
+    words = [w.lower() for w in items(spec.get("text"))]
+    since = today - timedelta(days=within_days)
+    best: tuple[date, Mapping[str, Any]] | None = None
+    for resource in resources:
+        if not isinstance(resource, dict) or resource.get("status") in ("entered-in-error", "cancelled", "not-done"):
+            continue
+        concept = resource.get("code") if isinstance(resource.get("code"), dict) else {}
+        codings = [c for c in items(concept.get("coding")) if isinstance(c, dict)]
+        text = " ".join([str(concept.get("text") or "")] + [str(c.get("display") or "") for c in codings]).lower()
+        coded = any(str(c.get("code")) in codes and c.get("system") == spec.get("system") for c in codings)
+        if not (coded or any(w in text for w in words)):
+            continue
+        when = _observation_date(resource)
+        if when is None or when < since or when > today:
+            continue
+        if best is None or when > best[0]:
+            best = (when, resource)
+    return best[1] if best else None
