@@ -135,17 +135,20 @@ class CardCatalog:
             "detail": detail,
             "source": {
                 "label": spec["source"]["label"],
-                "url": spec["source"]["url"],
                 "topic": {"system": self.common["topic_system"], "code": finding.rule_id, "display": spec["title"]},
             },
         }
+        if spec["source"].get("url"):
+            card["source"]["url"] = spec["source"]["url"]
         suggestions = self._suggestions(spec, finding, fields, ctx)
         if suggestions:
             card["suggestions"] = suggestions
-            card["selectionBehavior"] = "at-most-one"
+            card["selectionBehavior"] = spec.get("selection_behavior", "at-most-one")
         card["overrideReasons"] = [
             {"code": r["code"], "system": self.common["override_reason_system"], "display": r["display"]}
             for r in spec["override_reasons"]]
+        if spec.get("links"):
+            card["links"] = [{"label": link["label"], "url": link["url"], "type": "absolute"} for link in spec["links"]]
         return card
 
     def _suggestions(self, spec: dict, finding: Finding, fields: dict, ctx: RenderContext) -> list[dict]:

@@ -29,6 +29,7 @@ _CURRENT = {
     "MedicationStatement": {"active", "intended", "taking"},
 }
 _HISTORY = {"completed", "stopped"}
+_DISCONTINUE = {"stopped", "cancelled"}
 
 
 def parse_date(value: Any) -> date | None:
@@ -123,6 +124,7 @@ class PatientFacts:
     unidentified: list[str] = field(default_factory=list)  # codes of drugs no rule can recognise
     procedures: list[dict] = field(default_factory=list)
     lists: dict[str, CodeList] = field(default_factory=code_lists)
+    stops: list[MedicationUse] = field(default_factory=list)  # drafts that discontinue an order (status stopped)
 
     @property
     def age(self) -> int | None:
@@ -227,11 +229,15 @@ class FactBuilder:
         bundle = ctx.other_resources
         drafts: list[MedicationUse] = []
         reported: list[MedicationUse] = []
+        stops: list[MedicationUse] = []
         for d in ctx.drafts:
             if not d.has_medication:
                 continue
             start = parse_date(d.r4.get("authoredOn")) or today
             use = self._use(d.r4, d.ref, d.original["resourceType"], "draft", start, None, record, bundle, unidentified)
+            if use.status in _DISCONTINUE:
+                stops.append(use)  # an order to stop a medication, not a new one
+                continue
             drafts.append(use)
             if d.reported:
                 reported.append(use)
@@ -259,7 +265,7 @@ class FactBuilder:
         patient = next((p for p in patients if p.get("id") == ctx.patient_id), patients[0] if patients else None)
         return PatientFacts(today, patient, drafts, reported, current, history,
                             record.of_type("Condition"), record.of_type("Observation"),
-                            list(record.missing), unidentified, record.of_type("Procedure"), self.lists)
+                            list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops)
 
     def _classify(self, res: dict, kind: str, today: date) -> tuple[str, dict, date | None, date | None] | None:
         r4 = to_r4(res)

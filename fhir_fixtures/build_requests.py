@@ -1,8 +1,9 @@
 """Write the hook requests in fhir_fixtures/requests/ from the scenarios in fhir_fixtures/scenarios/.
 
 A scenario is one patient written once, as R4 resources (drafts, medication requests, statements, dispenses,
-conditions, observations), with the rule ids a pharmacist expects (``expect``: the exact set of cards). This
-script writes it in the three shapes EHRs send:
+conditions, observations), with the rule ids a pharmacist expects (``expect``: the exact cards, in the order
+the service returns them; ``expect_order_select`` where order-select, reporting only on ``selections``, differs).
+This script writes it in the three shapes EHRs send:
 
 - ``<case>.order-select.r4.json``: CDS Hooks 2.0 order-select, R4, drafts in a Bundle, ``selections``;
 - ``<case>.order-sign.r4.json``: order-sign, R4, every draft;

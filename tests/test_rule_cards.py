@@ -4,10 +4,13 @@ from __future__ import annotations
 from conftest import load_json, post_hook
 
 
-def card_for(client, relative: str) -> dict:
+def card_for(client, relative: str, rule_id: str | None = None) -> dict:
+    """The one card of the rule (by default the rule the fixture directory is named after)."""
+    rule_id = rule_id or relative.split("/")[0]
     cards = post_hook(client, load_json(f"requests/{relative}")).get_json()["cards"]
-    assert len(cards) == 1
-    return cards[0]
+    mine = [c for c in cards if c["source"]["topic"]["code"] == rule_id]
+    assert len(mine) == 1, [c["source"]["topic"]["code"] for c in cards]
+    return mine[0]
 
 
 def test_fentanyl_card_shows_patch_mme_and_why_not_tolerant(client):

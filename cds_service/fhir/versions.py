@@ -130,7 +130,11 @@ def from_r4(resource: dict, version: str) -> dict:
     """A MedicationRequest written in R4 (the card templates' shape) as the client's FHIR version expects:
     STU3 keeps the dose directly on Dosage; DSTU2 makes it a MedicationOrder (dateWritten, patient,
     periodUnits). Other resources and R4 are returned unchanged."""
-    if version == "R4" or resource.get("resourceType") != "MedicationRequest":
+    if version == "R4":
+        return resource
+    if resource.get("resourceType") == "ServiceRequest":
+        return _service_request_from_r4(resource, version)
+    if resource.get("resourceType") != "MedicationRequest":
         return resource
     out = dict(resource)
     dosages = []
@@ -155,4 +159,15 @@ def from_r4(resource: dict, version: str) -> dict:
             out["dateWritten"] = out.pop("authoredOn")
         if "subject" in out:
             out["patient"] = out.pop("subject")
+    return out
+
+
+def _service_request_from_r4(resource: dict, version: str) -> dict:
+    """An R4 ServiceRequest as STU3 ProcedureRequest or DSTU2 DiagnosticOrder (their predecessors)."""
+    if version == "STU3":
+        return {**resource, "resourceType": "ProcedureRequest"}
+    out = {"resourceType": "DiagnosticOrder", "status": "draft", "subject": resource.get("subject"),
+           "item": [{"code": resource.get("code")}]}
+    if resource.get("reasonCode"):
+        out["reason"] = resource["reasonCode"]
     return out

@@ -14,9 +14,19 @@ from types import ModuleType
 from typing import Any
 
 from ..knowledge.medication import MedicationUse
-from . import fentanyl_patch_opioid_naive, naltrexone_opioid, tramadol_serotonergic
+from . import (analgesic_max_dose, breakthrough_dose, cipn_agent_evidence, duplicate_therapy, er_la_opioid_naive,
+               fentanyl_patch_opioid_naive, high_mme, hiv_neuropathy_opioid, methadone_initiation,
+               naloxone_coprescribe, naltrexone_opioid, neuropathic_opioid_not_first_line, opioid_benzodiazepine,
+               opioid_bowel_regimen, opioid_rapid_taper, opioid_risk_screening, pediatric_codeine_tramadol,
+               tca_ecg_screening, tramadol_serotonergic)
 
-RULE_MODULES: tuple[ModuleType, ...] = (fentanyl_patch_opioid_naive, naltrexone_opioid, tramadol_serotonergic)
+# In the order of RULES.md section 2.
+RULE_MODULES: tuple[ModuleType, ...] = (
+    fentanyl_patch_opioid_naive, naltrexone_opioid, tramadol_serotonergic, er_la_opioid_naive, high_mme,
+    naloxone_coprescribe, opioid_benzodiazepine, opioid_bowel_regimen, neuropathic_opioid_not_first_line,
+    breakthrough_dose, tca_ecg_screening, methadone_initiation, analgesic_max_dose, duplicate_therapy,
+    opioid_risk_screening, hiv_neuropathy_opioid, cipn_agent_evidence, opioid_rapid_taper,
+    pediatric_codeine_tramadol)
 RULES: dict[str, ModuleType] = {m.RULE_ID: m for m in RULE_MODULES}
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     rule: {name: spec["value"] for name, spec in params.items()}

@@ -26,3 +26,27 @@ def when_text(use: MedicationUse) -> str:
 def medication_item(use: MedicationUse) -> dict:
     """Fields that describe one medication in a card list."""
     return {"name": use.display, "ref": use.ref, "when": when_text(use)}
+
+
+def has_id(use: MedicationUse) -> bool:
+    """Only a draft with an id can be removed by a suggestion."""
+    return use.role == "draft" and "#" not in use.ref
+
+
+def mme_items(lines) -> list[dict]:
+    """One card line per opioid: what it is, when, and its MME/day (or why it could not be computed)."""
+    items = []
+    for line in lines:
+        item = medication_item(line.use)
+        item["mme"] = f"{num(line.mme_per_day)} MME/day" if line.mme_per_day is not None else (
+            f"MME not computable ({line.reason})")
+        items.append(item)
+    return items
+
+
+def regimen_total(facts):
+    """MME/day of the opioids the patient will take once every draft is signed (drafts replace renewals)."""
+    from ..knowledge.exposure import regimen_with_drafts
+    from ..knowledge.mme import daily_mme
+
+    return daily_mme(regimen_with_drafts(facts.current, facts.drafts))

@@ -16,7 +16,7 @@ from .common import medication_item, num
 
 RULE_ID = "fentanyl-patch-opioid-naive"
 FIELDS = ("draft_name", "draft_ref", "patch_rate", "patch_mme", "reason", "tolerance_percent",
-          "days_on_opioids", "current_opioids")
+          "days_on_opioids", "current_opioids", "min_days")
 
 
 def evaluate(facts: Any, params: dict) -> list:

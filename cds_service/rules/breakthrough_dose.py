@@ -1,0 +1,57 @@
+"""breakthrough-dose: a PRN short-acting opioid drafted while a scheduled opioid regimen is current, whose
+single dose is outside 10-15% of the total daily scheduled MME, or which allows more than 4 doses a day.
+
+Source: seed "Treatment of intractable pain" (breakthrough doses 10-15% of the total daily dose; adjust the
+baseline if more than 4 are needed a day). Reads reported drafts, current medications and other drafts. The
+suggested range is given in the drafted drug's own mg (and tablets where its strength is known).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..knowledge.exposure import regimen_with_drafts
+from ..knowledge.mme import daily_mme, medication_mme
+from .common import num
+
+RULE_ID = "breakthrough-dose"
+FIELDS = ("draft_name", "draft_ref", "dose_mme", "dose_percent", "scheduled_mme", "range_mg", "range_units",
+          "doses_per_day", "problem", "low", "high", "max_doses")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    findings = []
+    for draft in facts.reported:
+        if not (draft.is_opioid and draft.dose and draft.dose.prn and not draft.product.is_er_la_opioid):
+            continue
+        others = [d for d in facts.drafts if d.ref != draft.ref]
+        scheduled = [u for u in regimen_with_drafts(facts.current, others) if u.is_opioid and u.scheduled]
+        scheduled_mme = daily_mme(scheduled).total
+        if scheduled_mme <= 0:
+            continue
+        lines = medication_mme(draft)
+        per_day = draft.dose.doses_per_day or 0
+        too_often = per_day > params["max_doses_per_day"]
+        dose_mme = None
+        if lines and lines[0].mme_per_day is not None and per_day:
+            dose_mme = lines[0].mme_per_day / per_day
+        low, high = scheduled_mme * params["low_percent"] / 100, scheduled_mme * params["high_percent"] / 100
+        out_of_range = dose_mme is not None and not (low - 1e-9 <= dose_mme <= high + 1e-9)
+        if not (too_often or out_of_range):
+            continue
+        component = next(c for c in draft.product.components if "opioid" in c.ingredient.classes)
+        factor = component.ingredient.mme_factor
+        range_mg = f"{num(low / factor)}-{num(high / factor)} mg" if factor else "unknown"
+        range_units = ""
+        if factor and component.strength_mg and component.per == "unit":
+            range_units = f" ({num(low / factor / component.strength_mg)}-{num(high / factor / component.strength_mg)}" \
+                          f" x {num(component.strength_mg)} mg)"
+        problem = "both" if too_often and out_of_range else ("often" if too_often else "size")
+        findings.append(Finding(RULE_ID, draft, {
+            "draft_name": draft.display, "draft_ref": draft.ref, "dose_mme": num(dose_mme),
+            "dose_percent": num(round(dose_mme / scheduled_mme * 100)) if dose_mme is not None else "unknown",
+            "scheduled_mme": num(scheduled_mme), "range_mg": range_mg, "range_units": range_units,
+            "doses_per_day": num(per_day), "problem": problem, "low": num(params["low_percent"]),
+            "high": num(params["high_percent"]), "max_doses": num(params["max_doses_per_day"])}))
+    return findings

@@ -1,0 +1,26 @@
+"""er-la-opioid-naive: an extended-release/long-acting opioid (12/24 HR, Extended Release, methadone; not a
+fentanyl patch, which has its own rule) drafted for an opioid-naive patient (no opioid in 90 days).
+
+Sources: seed "Treatment of intractable pain" (start strong opioids at low oral doses); CDC 2022 Rec 3
+(immediate-release opioids when starting). Excludable (serious illness). Reads reported drafts, every
+non-draft opioid record.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..knowledge.exposure import NAIVE_LOOKBACK_DAYS, is_opioid_naive
+
+RULE_ID = "er-la-opioid-naive"
+FIELDS = ("draft_name", "draft_ref", "lookback_days")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    if facts.serious_illness or not is_opioid_naive(facts.exposures, facts.today):
+        return []
+    return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref, "lookback_days": NAIVE_LOOKBACK_DAYS},
+                    suggestions=("replace-with-immediate-release", "remove-draft"), removable=(d,))
+            for d in facts.reported
+            if d.product is not None and d.product.is_er_la_opioid and not d.product.is_fentanyl_patch]

@@ -1,0 +1,34 @@
+"""high-mme: the opioids the patient will take once the drafts are signed total >= 50 MME/day (reassess
+benefit and risk, taper plan); >= 90 MME/day gets the stronger wording.
+
+Sources: CDC 2022 Rec 4-5; seed "Treatment of intractable pain" (no ceiling in cancer and intractable pain:
+the serious-illness exclusion). Reads reported opioid drafts, all drafts, current medications. Buprenorphine
+is never summed (so buprenorphine alone never fires). A dose that cannot be computed is listed as such: the
+rule fires on the known total only, and the card says the total is incomplete.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import mme_items, num, regimen_total
+
+RULE_ID = "high-mme"
+FIELDS = ("draft_name", "draft_ref", "total_mme", "threshold", "opioids", "incomplete")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    opioid_drafts = [d for d in facts.reported if d.is_opioid]
+    if not opioid_drafts or facts.serious_illness:
+        return []
+    total = regimen_total(facts)
+    if total.total < params["reassess_mme"]:
+        return []
+    strong = total.total >= params["avoid_mme"]
+    first = opioid_drafts[0]
+    fields = {"draft_name": first.display, "draft_ref": first.ref, "total_mme": num(total.total),
+              "threshold": num(params["avoid_mme"] if strong else params["reassess_mme"]),
+              "incomplete": "incomplete" if total.incomplete else "complete"}
+    return [Finding(RULE_ID, first, fields, {"opioids": mme_items(total.lines)}, variant="avoid" if strong else None,
+                    involved=frozenset(d.ref for d in opioid_drafts))]

@@ -1,0 +1,40 @@
+"""naloxone-coprescribe: an opioid draft with an overdose risk factor (total >= 50 MME/day, a current or
+drafted benzodiazepine, substance use disorder or overdose history) and no naloxone or nalmefene current or
+drafted.
+
+Sources: CDC 2022 Rec 8; seed "Treatment of intractable pain" (naloxone for emergency reversal). Excludable.
+Buprenorphine/naloxone is not naloxone rescue (knowledge.drugs). Reads drafts, current medications, Conditions
+(active or not: a history of overdose counts).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import num, regimen_total
+
+RULE_ID = "naloxone-coprescribe"
+FIELDS = ("draft_name", "draft_ref", "risks")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    opioid_drafts = [d for d in facts.reported if d.is_opioid]
+    if not opioid_drafts or facts.serious_illness:
+        return []
+    if any(u.has_class("naloxone_rescue") for u in facts.current + facts.drafts):
+        return []
+    risks = []
+    total = regimen_total(facts)
+    if total.total >= params["mme_threshold"]:
+        risks.append({"risk": f"{num(total.total)} MME/day in total (at least {num(params['mme_threshold'])})"})
+    benzos = [u for u in facts.current + facts.drafts if u.has_class("benzodiazepine")]
+    if benzos:
+        risks.append({"risk": f"a benzodiazepine: {benzos[0].display}"})
+    if facts.has_condition("substance_use_or_overdose", active_only=False):
+        risks.append({"risk": "a substance use disorder or overdose history"})
+    if not risks:
+        return []
+    first = opioid_drafts[0]
+    return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref}, {"risks": risks},
+                    suggestions=("order-naloxone",), involved=frozenset(d.ref for d in opioid_drafts))]

@@ -1,0 +1,37 @@
+"""opioid-benzodiazepine: an opioid draft with a current or drafted benzodiazepine, or a benzodiazepine draft
+while an opioid is current.
+
+Sources: FDA 2016 boxed warning (opioids with benzodiazepines); CDC 2022 Rec 11. Excludable (end-of-life
+sedation, seed "Treatment of intractable pain"). Reads reported drafts, other drafts, current medications.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import medication_item
+
+RULE_ID = "opioid-benzodiazepine"
+FIELDS = ("draft_name", "draft_ref", "partners", "direction")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    if facts.serious_illness:
+        return []
+    findings = []
+    for draft in facts.reported:
+        if draft.is_opioid:
+            partners, direction = [u for u in facts.alongside(draft) if u.has_class("benzodiazepine")], "opioid"
+        elif draft.has_class("benzodiazepine"):
+            partners, direction = [u for u in facts.alongside(draft) if u.is_opioid], "benzodiazepine"
+        else:
+            continue
+        if partners:
+            removable = tuple(u for u in [draft, *partners] if u.role == "draft")
+            findings.append(Finding(RULE_ID, draft, {"draft_name": draft.display, "draft_ref": draft.ref,
+                                                     "direction": direction},
+                                    {"partners": [medication_item(p) for p in partners]},
+                                    suggestions=("remove-draft",), removable=removable,
+                                    involved=frozenset({draft.ref, *(p.ref for p in partners)})))
+    return findings

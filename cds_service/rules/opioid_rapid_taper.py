@@ -1,0 +1,42 @@
+"""opioid-rapid-taper: drafts that cut a long-term (>= 28 days) opioid regimen's total MME by more than half,
+or stop it (a draft with status stopped/cancelled that points at the order with priorPrescription).
+
+Sources: seed "Third-line treatment of refractory neuropathic pain" (never discontinue opioids abruptly;
+taper gradually); CDC 2022 Rec 5. Reads drafts, discontinuation drafts, current medications, opioid history.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..knowledge.exposure import continuous_opioid_days, distinct_therapies, regimen_with_drafts, replaces
+from ..knowledge.mme import daily_mme
+from .common import num
+
+RULE_ID = "opioid-rapid-taper"
+FIELDS = ("draft_name", "draft_ref", "before_mme", "after_mme", "cut_percent", "days_on_opioids")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    current = [u for u in distinct_therapies(facts.current) if u.is_opioid]
+    days = continuous_opioid_days(facts.exposures, facts.today)
+    if not current or days is None or days < params["long_term_days"]:
+        return []
+    stopped = {s.prior_prescription for s in facts.stops if s.prior_prescription}
+    changers = [d for d in facts.drafts if d.is_opioid and any(replaces(d, c) for c in current)]
+    triggers = [s for s in facts.stops if s.prior_prescription in {c.ref for c in current}] + changers
+    if not triggers:
+        return []
+    before = daily_mme(current).total
+    remaining = [c for c in current if c.ref not in stopped]
+    after = daily_mme(u for u in regimen_with_drafts(remaining, facts.drafts) if u.is_opioid).total
+    if before <= 0 or after >= before * (1 - params["max_cut_fraction"]):
+        return []
+    reported = {d.ref for d in facts.reported}
+    first = next((t for t in triggers if t.ref in reported or t in facts.stops), triggers[0])
+    return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref, "before_mme": num(before),
+                                     "after_mme": num(after), "cut_percent": num(round((1 - after / before) * 100)),
+                                     "days_on_opioids": days},
+                    suggestions=("remove-draft",), removable=tuple(t for t in triggers if t.role == "draft"),
+                    involved=frozenset(t.ref for t in triggers))]

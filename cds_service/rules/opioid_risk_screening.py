@@ -1,0 +1,29 @@
+"""opioid-risk-screening: an opioid drafted for 28 days or more for an opioid-naive patient, with no opioid risk
+screening (SOAPP-R, Opioid Risk Tool) or treatment agreement documented in the last 12 months.
+
+Source: seed "Opioids for neuropathic pain" (screen with SOAPP-R or ORT; establish a treatment agreement).
+Excludable. Screenings are recognised by name in Observations and Procedures (no verified LOINC codes).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..knowledge.exposure import is_opioid_naive
+from .common import num
+
+RULE_ID = "opioid-risk-screening"
+FIELDS = ("draft_name", "draft_ref", "days")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    long = [d for d in facts.reported if d.is_opioid and d.supply_days is not None
+            and d.supply_days >= params["min_days"]]
+    if not long or facts.serious_illness or not is_opioid_naive(facts.exposures, facts.today):
+        return []
+    if facts.documented("opioid_risk_screening", params["lookback_days"]):
+        return []
+    first = long[0]
+    return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref,
+                                     "days": num(first.supply_days)}, involved=frozenset(d.ref for d in long))]

@@ -1,0 +1,31 @@
+"""pediatric-codeine-tramadol: codeine or tramadol drafted for a child under 12.
+
+Sources: FDA 2017 drug safety communication (contraindicated under 12: ultra-rapid metabolism, fatal
+respiratory depression); tramadol and codeine labels. Reads reported drafts and Patient.birthDate (without
+it the rule stays silent, logged).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+RULE_ID = "pediatric-codeine-tramadol"
+FIELDS = ("draft_name", "draft_ref", "ingredient", "age", "min_age")
+log = logging.getLogger(__name__)
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    from . import Finding
+
+    drafts = [(d, i) for d in facts.reported for i in (d.product.ingredient_names if d.product else ())
+              if i in ("codeine", "tramadol")]
+    if not drafts:
+        return []
+    if facts.age is None:
+        log.info("%s: no birth date, age unknown; rule not applied", RULE_ID)
+        return []
+    if facts.age >= params["min_age"]:
+        return []
+    return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref, "ingredient": i, "age": facts.age,
+                                 "min_age": params["min_age"]}, suggestions=("remove-draft",), removable=(d,))
+            for d, i in drafts]
