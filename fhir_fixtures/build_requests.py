@@ -68,15 +68,22 @@ def _dstu2_dosage(dosage: dict, quantity_key: str = "doseQuantity") -> dict:
     return out
 
 
+def _dstu2_ref(ref: dict) -> dict:
+    """A reference to a MedicationRequest is a reference to a MedicationOrder in DSTU2."""
+    return {**ref, "reference": ref["reference"].replace("MedicationRequest/", "MedicationOrder/")}
+
+
 def to_dstu2(resource: dict) -> dict:
     kind = resource["resourceType"]
     r = resource
     if kind == "MedicationRequest":
         out = {"resourceType": "MedicationOrder", "id": r["id"], "status": r["status"],
                "patient": r["subject"], "dateWritten": r["authoredOn"]}
-        for key in ("medicationCodeableConcept", "medicationReference", "priorPrescription"):
+        for key in ("medicationCodeableConcept", "medicationReference"):
             if key in r:
                 out[key] = r[key]
+        if "priorPrescription" in r:
+            out["priorPrescription"] = _dstu2_ref(r["priorPrescription"])
         if "reasonCode" in r:
             out["reasonCodeableConcept"] = r["reasonCode"][0]
         if "dosageInstruction" in r:
@@ -95,9 +102,11 @@ def to_dstu2(resource: dict) -> dict:
         return out
     if kind == "MedicationDispense":
         out = {"resourceType": "MedicationDispense", "id": r["id"], "status": r["status"], "patient": r["subject"]}
-        for key in ("medicationCodeableConcept", "whenHandedOver", "daysSupply", "quantity", "authorizingPrescription"):
+        for key in ("medicationCodeableConcept", "whenHandedOver", "daysSupply", "quantity"):
             if key in r:
                 out[key] = r[key]
+        if "authorizingPrescription" in r:
+            out["authorizingPrescription"] = [_dstu2_ref(a) for a in r["authorizingPrescription"]]
         if "dosageInstruction" in r:
             out["dosageInstruction"] = [_dstu2_dosage(d) for d in r["dosageInstruction"]]
         return out

@@ -46,10 +46,19 @@ def distinct_therapies(uses: Iterable[MedicationUse]) -> list[MedicationUse]:
     return list(chosen.values())
 
 
+def same_order(reference: str | None, ref: str) -> bool:
+    """``reference`` points at the order ``ref`` (a DSTU2 MedicationOrder and an R4 MedicationRequest alike)."""
+    if not reference:
+        return False
+    def norm(r: str) -> str:
+        return "/".join(r.replace("MedicationOrder/", "MedicationRequest/").split("/")[-2:])
+    return norm(reference) == norm(ref)
+
+
 def replaces(draft: MedicationUse, current: MedicationUse) -> bool:
     """A draft renews or changes ``current`` (RULES.md 1.1): priorPrescription, or same ingredient, route and
     release with both scheduled (a PRN breakthrough order never replaces a scheduled one)."""
-    if draft.prior_prescription and draft.prior_prescription == current.ref:
+    if same_order(draft.prior_prescription, current.ref):
         return True
     if draft.product is None or current.product is None or not draft.scheduled or not current.scheduled:
         return False

@@ -46,7 +46,7 @@ def evaluate(facts: Any, params: dict) -> list:
         range_units = ""
         if factor and component.strength_mg and component.per == "unit":
             range_units = f" ({num(low / factor / component.strength_mg)}-{num(high / factor / component.strength_mg)}" \
-                          f" x {num(component.strength_mg)} mg)"
+                          f" tablets of {num(component.strength_mg)} mg)"
         problem = "both" if too_often and out_of_range else ("often" if too_often else "size")
         findings.append(Finding(RULE_ID, draft, {
             "draft_name": draft.display, "draft_ref": draft.ref, "dose_mme": num(dose_mme),

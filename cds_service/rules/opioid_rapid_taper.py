@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..knowledge.exposure import continuous_opioid_days, distinct_therapies, regimen_with_drafts, replaces
+from ..knowledge.exposure import (continuous_opioid_days, distinct_therapies, regimen_with_drafts, replaces,
+                                  same_order)
 from ..knowledge.mme import daily_mme
 from .common import num
 
@@ -23,18 +24,18 @@ def evaluate(facts: Any, params: dict) -> list:
     days = continuous_opioid_days(facts.exposures, facts.today)
     if not current or days is None or days < params["long_term_days"]:
         return []
-    stopped = {s.prior_prescription for s in facts.stops if s.prior_prescription}
+    stops = [s for s in facts.stops if any(same_order(s.prior_prescription, c.ref) for c in current)]
     changers = [d for d in facts.drafts if d.is_opioid and any(replaces(d, c) for c in current)]
-    triggers = [s for s in facts.stops if s.prior_prescription in {c.ref for c in current}] + changers
+    triggers = stops + changers
     if not triggers:
         return []
     before = daily_mme(current).total
-    remaining = [c for c in current if c.ref not in stopped]
+    remaining = [c for c in current if not any(same_order(s.prior_prescription, c.ref) for s in stops)]
     after = daily_mme(u for u in regimen_with_drafts(remaining, facts.drafts) if u.is_opioid).total
     if before <= 0 or after >= before * (1 - params["max_cut_fraction"]):
         return []
     reported = {d.ref for d in facts.reported}
-    first = next((t for t in triggers if t.ref in reported or t in facts.stops), triggers[0])
+    first = next((t for t in triggers if t.ref in reported or t in stops), triggers[0])
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref, "before_mme": num(before),
                                      "after_mme": num(after), "cut_percent": num(round((1 - after / before) * 100)),
                                      "days_on_opioids": days},
