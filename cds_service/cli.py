@@ -55,6 +55,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0 if response.status_code == 200 else 1
 
 
+def _cards(args: argparse.Namespace) -> int:
+    """Print the clinical review document (every rule's card, rendered from its fixture)."""
+    import tempfile
+    from pathlib import Path
+
+    from . import create_app
+    from .review import REVIEW_DATE, render_review
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app({"DATABASE": os.path.join(tmp, "review.sqlite3"), "CLOCK": lambda: REVIEW_DATE})
+        sys.stdout.write(render_review(Path(args.fixtures), app.test_client()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--service", help="service id (default: the one for the request's hook)")
     evaluate.add_argument("--now", help="evaluate as of this date or time (ISO 8601), e.g. for dated fixtures")
     evaluate.set_defaults(func=_evaluate)
+    cards = sub.add_parser("cards", help="print every rule's card as a prescriber sees it (Markdown)")
+    cards.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                           "fhir_fixtures"), help="the fhir_fixtures directory")
+    cards.set_defaults(func=_cards)
     args = parser.parse_args(argv)
     return args.func(args)
 

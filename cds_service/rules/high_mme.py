@@ -12,6 +12,7 @@ from typing import Any
 
 from .common import mme_items, num, regimen_total
 
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "high-mme"
 FIELDS = ("draft_name", "draft_ref", "total_mme", "threshold", "opioids", "incomplete")
 

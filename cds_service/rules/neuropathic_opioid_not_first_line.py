@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "neuropathic-opioid-not-first-line"
 FIELDS = ("draft_name", "draft_ref", "tried", "missing_tramadol", "required")
 FIRST_LINE = {"gabapentinoid": "a gabapentinoid", "snri": "an SNRI", "tca": "a tricyclic antidepressant"}

@@ -1,0 +1,115 @@
+"""The whole catalogue: every rule of RULES.md section 2 is built, has its card file, fixtures that fire and
+stay silent (the exclusion among them where the rule is excludable), and suggestions an EHR can apply."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cds_service import create_app
+from cds_service.rules import RULES
+from conftest import FIXTURES, ROOT, load_json, post_hook, rule_ids
+
+# The rule ids of RULES.md section 2, in its order.
+CATALOGUE = [
+    "fentanyl-patch-opioid-naive", "naltrexone-opioid", "tramadol-serotonergic", "er-la-opioid-naive", "high-mme",
+    "naloxone-coprescribe", "opioid-benzodiazepine", "opioid-bowel-regimen", "neuropathic-opioid-not-first-line",
+    "breakthrough-dose", "tca-ecg-screening", "methadone-initiation", "analgesic-max-dose", "duplicate-therapy",
+    "opioid-risk-screening", "hiv-neuropathy-opioid", "cipn-agent-evidence", "opioid-rapid-taper",
+    "pediatric-codeine-tramadol",
+]
+EXCLUDABLE = {"er-la-opioid-naive", "high-mme", "naloxone-coprescribe", "opioid-benzodiazepine",
+              "neuropathic-opioid-not-first-line", "opioid-risk-screening"}
+FIRING_R4 = sorted((FIXTURES / "requests").glob("*/fires-*.r4.json"))
+FIRING_DSTU2 = sorted((FIXTURES / "requests").glob("*/fires-*.dstu2.json"))
+
+
+def test_every_catalogue_rule_is_built_with_card_file_and_fixtures():
+    assert list(RULES) == CATALOGUE
+    for rule_id in CATALOGUE:
+        assert (ROOT / "cards" / f"{rule_id}.yaml").exists(), rule_id
+        scenarios = [p.stem for p in (FIXTURES / "scenarios" / rule_id).glob("*.json")]
+        assert sum(s.startswith("fires-") for s in scenarios) >= 2, rule_id
+        assert sum(s.startswith("silent-") for s in scenarios) >= 2, rule_id
+
+
+@pytest.mark.parametrize("rule_id", CATALOGUE)
+def test_excludable_rules_have_an_exclusion_fixture(rule_id):
+    assert getattr(RULES[rule_id], "EXCLUDABLE", False) is (rule_id in EXCLUDABLE)
+    excluded = [p for p in (FIXTURES / "scenarios" / rule_id).glob("silent-excluded-*.json")]
+    assert bool(excluded) is (rule_id in EXCLUDABLE)
+
+
+@pytest.mark.parametrize("rule_id", CATALOGUE)
+def test_every_rule_fires_through_the_api_in_order_select_and_order_sign(client, rule_id):
+    for hook in ("order-select", "order-sign"):
+        fired = [rule_ids(post_hook(client, json.loads(p.read_text())))
+                 for p in (FIXTURES / "requests" / rule_id).glob(f"fires-*.{hook}.r4.json")]
+        assert sum(rule_id in ids for ids in fired) >= 2, (rule_id, hook)
+
+
+def _validate_r4(resource: dict) -> None:
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+    from fhir.resources.R4B.servicerequest import ServiceRequest
+
+    model = {"MedicationRequest": MedicationRequest, "ServiceRequest": ServiceRequest}[resource["resourceType"]]
+    model.model_validate(resource)
+
+
+@pytest.mark.parametrize("path", FIRING_R4, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_r4_suggestions_are_valid_and_applicable(client, path):
+    body = json.loads(path.read_text())
+    drafts = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in body["context"]["draftOrders"]["entry"]}
+    for card in post_hook(client, body).get_json()["cards"]:
+        for suggestion in card.get("suggestions", []):
+            assert card["selectionBehavior"] in ("at-most-one", "any")
+            for action in suggestion["actions"]:
+                if action["type"] == "delete":
+                    assert action["resourceId"] in drafts  # it removes a draft of this request
+                else:
+                    assert action["type"] == "create"
+                    _validate_r4(action["resource"])
+                    assert action["resource"]["subject"] == {"reference": f"Patient/{body['context']['patientId']}"}
+
+
+@pytest.mark.parametrize("path", FIRING_DSTU2, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_dstu2_suggestions_are_written_in_dstu2(client, path):
+    body = json.loads(path.read_text())
+    for card in post_hook(client, body).get_json()["cards"]:
+        for action in (a for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "create"):
+            resource = action["resource"]
+            assert resource["resourceType"] in ("MedicationOrder", "DiagnosticOrder")
+            if resource["resourceType"] == "MedicationOrder":
+                assert "patient" in resource and "subject" not in resource and "intent" not in resource
+                assert all("doseAndRate" not in d for d in resource.get("dosageInstruction", []))
+            else:
+                assert resource["subject"] and resource["item"][0]["code"]["coding"][0]["code"] == "11524-6"
+
+
+def test_card_cap_keeps_critical_and_drops_info_first(config):
+    body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
+    client = create_app({**config, "MAX_CARDS": 2}).test_client()
+    assert rule_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive", "high-mme"]
+    client = create_app({**config, "MAX_CARDS": 0}).test_client()
+    assert rule_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive"]
+
+
+def test_a_site_can_extend_a_code_list(config):
+    body = load_json("requests/high-mme/fires-hydrocodone-added-to-tramadol-80-mme.order-sign.r4.json")
+    body["prefetch"]["conditions"] = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": {
+        "resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/pt-mme-1"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1234567", "display": "Local frailty code"}]}}}]}
+    assert "high-mme" in rule_ids(post_hook(create_app(config).test_client(), body))
+    extended = create_app({**config, "CODE_LISTS_EXTRA": {"serious_illness": {"snomed": ["1234567"]}}})
+    assert "high-mme" not in rule_ids(post_hook(extended.test_client(), body))
+
+
+def test_clinical_review_document_is_current(tmp_path):
+    """docs/cards.md is what `cds-service cards` prints today (regenerate it after changing a card file)."""
+    from cds_service.review import REVIEW_DATE, render_review
+
+    app = create_app({"DATABASE": str(tmp_path / "r.sqlite3"), "CLOCK": lambda: REVIEW_DATE})
+    rendered = render_review(FIXTURES, app.test_client())
+    assert (ROOT / "docs" / "cards.md").read_text(encoding="utf-8") == rendered, (
+        "run: cds-service cards > docs/cards.md")
+    assert rendered.count("\n## `") == len(CATALOGUE)
