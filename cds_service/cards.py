@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 SUMMARY_MAX = 139
 INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _SCHEMA = json.loads((Path(__file__).parent / "schemas" / "card-file.schema.json").read_text(encoding="utf-8"))
+_VALIDATOR = jsonschema.validators.validator_for(_SCHEMA)(_SCHEMA)  # the schema itself is checked by a test
 _COMMON_FIELDS = {"patient_id", "today", "target_name", "target_ref", "missing", "problem"}
 
 
@@ -88,7 +89,9 @@ class CardCatalog:
                 raise CardFileError(f"no card file for rule {rule_id}: {path}")
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8"))
-                jsonschema.validate(data, _SCHEMA)
+                error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
+                if error is not None:
+                    raise error
             except (yaml.YAMLError, jsonschema.ValidationError) as exc:
                 raise CardFileError(f"{path.name}: {getattr(exc, 'message', exc)}") from None
             if data["rule"] != rule_id:

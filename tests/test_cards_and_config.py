@@ -143,3 +143,9 @@ def test_evaluate_command_prints_the_cards(tmp_path):
     assert result.returncode == 0, result.stderr
     cards = json.loads(result.stdout)["cards"]
     assert cards[0]["source"]["topic"]["code"] == "fentanyl-patch-opioid-naive"
+
+
+def test_card_file_schema_is_a_valid_json_schema():
+    from cds_service.cards import _SCHEMA, _VALIDATOR
+
+    _VALIDATOR.check_schema(_SCHEMA)
