@@ -91,21 +91,18 @@ def code_lists(extra: Mapping[str, Any] | None = None) -> dict[str, CodeList]:
     return _load(json.dumps(extra or {}, sort_keys=True))
 
 
+def _status_codes(value: Any) -> set[str]:
+    """Codes of a status that is a CodeableConcept (R4) or a plain code (DSTU2, STU3)."""
+    if isinstance(value, dict):
+        return {str(c.get("code")) for c in items(value.get("coding")) if isinstance(c, dict)}
+    return {str(value)} if value else set()
+
+
 def condition_is_active(condition: Mapping[str, Any], today: date) -> bool:
     """Active unless its clinical status says otherwise, it has abated, or it was refuted or entered in error."""
-    status = condition.get("clinicalStatus")
-    if isinstance(status, dict):
-        codes = {str(c.get("code")) for c in items(status.get("coding")) if isinstance(c, dict)}
-    else:
-        codes = {str(status)} if status else set()
-    if codes & _INACTIVE:
+    if _status_codes(condition.get("clinicalStatus")) & _INACTIVE:
         return False
-    verification = condition.get("verificationStatus")
-    if isinstance(verification, dict):
-        v_codes = {str(c.get("code")) for c in items(verification.get("coding")) if isinstance(c, dict)}
-    else:
-        v_codes = {str(verification)} if verification else set()
-    if v_codes & _NOT_CONFIRMED:
+    if _status_codes(condition.get("verificationStatus")) & _NOT_CONFIRMED:
         return False
     abated = _parse_date(condition.get("abatementDateTime"))
     return abated is None or abated > today
