@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings, store, engine (card files checked here), blueprints, error handlers."""
-    from .api import cors, discovery, errors, feedback, hooks
+    from .api import auth, cors, discovery, errors, feedback, hooks
     from .engine import Engine
     from .store import Store
 
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["cds_engine"] = Engine(settings)
     errors.register(app)
     cors.register(app)
+    auth.register(app)
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(feedback.bp)

@@ -39,7 +39,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     with open(args.request, encoding="utf-8") as fh:
         body = json.load(fh)
-    config = {"DATABASE": os.environ.get("CDS_DATABASE", os.path.join(os.getcwd(), "instance", "evaluate.sqlite3"))}
+    # In-process, no listening socket: there is no caller to authenticate.
+    config = {"DATABASE": os.environ.get("CDS_DATABASE", os.path.join(os.getcwd(), "instance", "evaluate.sqlite3")),
+              "AUTH_MODE": "development"}
     if args.now:
         fixed = datetime.fromisoformat(args.now).replace(tzinfo=timezone.utc)
         config["CLOCK"] = lambda: fixed
@@ -64,7 +66,8 @@ def _cards(args: argparse.Namespace) -> int:
     from .review import REVIEW_DATE, render_review
 
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE": os.path.join(tmp, "review.sqlite3"), "CLOCK": lambda: REVIEW_DATE})
+        app = create_app({"DATABASE": os.path.join(tmp, "review.sqlite3"), "CLOCK": lambda: REVIEW_DATE,
+                          "AUTH_MODE": "development"})
         sys.stdout.write(render_review(Path(args.fixtures), app.test_client()))
     return 0
 

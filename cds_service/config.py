@@ -32,6 +32,16 @@ DEFAULTS: dict[str, Any] = {
     # Additions to the condition code lists (knowledge/data/code_lists.json), e.g. {"cancer": {"text": ["glioma"]}}.
     "CODE_LISTS_EXTRA": {},
     "CARDS_DIR": str(ROOT / "cards"),
+    # "required": every call must carry a JWT from a trusted issuer; "development": unsigned calls accepted (warned).
+    "AUTH_MODE": "required",
+    # {iss: {"jwks": {...}} | {"jwks_file": path} | {"jwks_url": url}, "jku_allowlist": [url, ...]}
+    "TRUSTED_ISSUERS": {},
+    # The public URL of this service (behind a proxy); the JWT "aud" must be it plus the path called.
+    "PUBLIC_BASE_URL": "",
+    "JWT_LEEWAY_SECONDS": 60,
+    "JWKS_MIN_REFRESH_SECONDS": 300,
+    # One hook call's total budget for fetching from the FHIR server (seconds).
+    "FHIR_DEADLINE": 8.0,
     # Largest request body accepted (bytes); larger ones get 413.
     "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
 }

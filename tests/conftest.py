@@ -31,6 +31,7 @@ def config(tmp_path) -> dict:
         "DATABASE": str(tmp_path / "cds.sqlite3"),
         "CLOCK": lambda: FIXTURE_NOW,
         "FHIR_SERVER_ALLOWLIST": [SANDBOX_FHIR],
+        "AUTH_MODE": "development",  # JWT authentication has its own tests (test_auth.py)
     }
 
 

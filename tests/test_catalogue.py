@@ -108,7 +108,7 @@ def test_clinical_review_document_is_current(tmp_path):
     """docs/cards.md is what `cds-service cards` prints today (regenerate it after changing a card file)."""
     from cds_service.review import REVIEW_DATE, render_review
 
-    app = create_app({"DATABASE": str(tmp_path / "r.sqlite3"), "CLOCK": lambda: REVIEW_DATE})
+    app = create_app({"DATABASE": str(tmp_path / "r.sqlite3"), "CLOCK": lambda: REVIEW_DATE, "AUTH_MODE": "development"})
     rendered = render_review(FIXTURES, app.test_client())
     assert (ROOT / "docs" / "cards.md").read_text(encoding="utf-8") == rendered, (
         "run: cds-service cards > docs/cards.md")

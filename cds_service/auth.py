@@ -1,0 +1,170 @@
+"""Trusting CDS clients: verify the EHR's JWT (CDS Hooks 2.0, "Trusting CDS Clients").
+
+- Trusted issuers come from configuration (``TRUSTED_ISSUERS``): ``{iss: {"jwks": {...}} | {"jwks_file": path} |
+  {"jwks_url": url}, "jku_allowlist": [url, ...]}``. A ``jku`` header is fetched only when it is on that
+  issuer's allow-list; otherwise it is ignored and the issuer's configured JWK Set is used (the spec's
+  out-of-band exchange; the CDS Hooks sandbox names a jku that may be unreachable from the service).
+- Asymmetric algorithms only: ``none`` and HMAC are refused before any key is looked at.
+- ``aud`` must equal the URL invoked; ``exp`` (with a small leeway), ``iat`` not in the future, and a ``jti`` that
+  is never reused within its lifetime.
+- The key is chosen by ``kid``; a JWK Set fetched from a URL is cached and refetched on an unknown ``kid`` at
+  most once per ``JWKS_MIN_REFRESH_SECONDS``.
+Failures raise AuthError with a short reason that helps a legitimate integrator and not an attacker (no key
+material, no token content).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jwt
+import requests
+
+log = logging.getLogger(__name__)
+ASYMMETRIC = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"})
+MAX_JWKS_BYTES = 256 * 1024
+
+
+class AuthError(Exception):
+    """The call is not authenticated; the message is safe to return to the caller."""
+
+
+@dataclass
+class _KeySet:
+    source: str  # "inline", "file" or the URL
+    keys: dict[str, Any] = field(default_factory=dict)  # kid -> PyJWK
+    fetched_at: float = 0.0
+
+
+class JtiCache:
+    """Token ids seen, kept until the token expires (per process; a replay across workers needs a shared store)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def use(self, key: str, expires_at: float, now: float) -> bool:
+        """Record ``key``; False when it was already used and has not expired."""
+        with self._lock:
+            if len(self._seen) > 10000:
+                self._seen = {k: v for k, v in self._seen.items() if v > now}
+            if key in self._seen and self._seen[key] > now:
+                return False
+            self._seen[key] = expires_at
+            return True
+
+
+class Verifier:
+    def __init__(self, issuers: dict[str, dict], leeway: int = 60, min_refresh: int = 300,
+                 fetch: Callable[[str], dict] | None = None, clock: Callable[[], float] = time.time):
+        self.leeway, self.min_refresh, self.clock = leeway, min_refresh, clock
+        self.fetch = fetch or _fetch_jwks
+        self.jti = JtiCache()
+        self._lock = threading.Lock()
+        self.issuers: dict[str, dict] = {}
+        self._sets: dict[str, _KeySet] = {}
+        for iss, spec in issuers.items():
+            if not isinstance(spec, dict) or not ({"jwks", "jwks_file", "jwks_url"} & set(spec) or spec.get("jku_allowlist")):
+                raise ValueError(f"TRUSTED_ISSUERS[{iss!r}] needs jwks, jwks_file, jwks_url or jku_allowlist")
+            self.issuers[iss] = spec
+            if "jwks" in spec:
+                self._sets[f"inline:{iss}"] = _KeySet("inline", _parse_jwks(spec["jwks"]), self.clock())
+            elif "jwks_file" in spec:
+                with open(spec["jwks_file"], encoding="utf-8") as fh:
+                    self._sets[f"inline:{iss}"] = _KeySet("file", _parse_jwks(json.load(fh)), self.clock())
+
+    def _key(self, iss: str, kid: str | None, jku: str | None) -> Any:
+        spec = self.issuers[iss]
+        if jku is not None and jku in spec.get("jku_allowlist", []):
+            return self._from_url(jku, kid)
+        if jku is not None and not ({"jwks", "jwks_file", "jwks_url"} & set(spec)):
+            raise AuthError("jku is not trusted for this issuer")
+        # A jku off the allow-list is never fetched; keys exchanged out of band are used instead.
+        if "jwks_url" in spec:
+            return self._from_url(spec["jwks_url"], kid)
+        keys = self._sets[f"inline:{iss}"].keys
+        return _pick(keys, kid)
+
+    def _from_url(self, url: str, kid: str | None) -> Any:
+        with self._lock:
+            cached = self._sets.get(url)
+            now = self.clock()
+            stale = cached is None or (kid is not None and kid not in cached.keys
+                                       and now - cached.fetched_at >= self.min_refresh)
+            if stale:
+                try:
+                    cached = _KeySet(url, _parse_jwks(self.fetch(url)), now)
+                except (requests.RequestException, ValueError, jwt.PyJWKError):
+                    log.warning("could not fetch a JWK Set for a trusted issuer")
+                    if cached is None:
+                        raise AuthError("the issuer's keys could not be fetched") from None
+                else:
+                    self._sets[url] = cached
+        return _pick(cached.keys, kid)
+
+    def verify(self, token: str, audience: str) -> dict:
+        """The verified claims of ``token`` for a call to ``audience``; raises AuthError."""
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise AuthError("malformed token") from None
+        alg = header.get("alg")
+        if alg not in ASYMMETRIC:
+            raise AuthError("token algorithm not accepted (asymmetric signatures only)")
+        iss = unverified.get("iss")
+        if not isinstance(iss, str) or iss not in self.issuers:
+            raise AuthError("issuer not trusted")
+        key = self._key(iss, header.get("kid"), header.get("jku"))
+        try:
+            claims = jwt.decode(token, key, algorithms=[alg], audience=audience, issuer=iss, leeway=self.leeway,
+                                options={"require": ["iss", "aud", "exp", "iat", "jti"]})
+        except jwt.ExpiredSignatureError:
+            raise AuthError("token expired") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError("token audience is not this service URL") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError(f"token lacks the {exc.claim} claim") from None
+        except jwt.ImmatureSignatureError:
+            raise AuthError("token issued in the future") from None
+        except jwt.PyJWTError:
+            raise AuthError("token signature or claims invalid") from None
+        now = self.clock()
+        if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now + self.leeway:
+            raise AuthError("token issued in the future")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
+            raise AuthError("token lacks the jti claim")
+        if not self.jti.use(f"{iss}|{claims['jti']}", float(claims["exp"]) + self.leeway, now):
+            raise AuthError("token already used")
+        return claims
+
+
+def _parse_jwks(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError("a JWK Set is a JSON object")
+    keys = {}
+    for jwk in jwt.PyJWKSet.from_dict(data).keys:
+        keys[jwk.key_id or ""] = jwk
+    return keys
+
+
+def _pick(keys: dict[str, Any], kid: str | None) -> Any:
+    if kid is None and len(keys) == 1:
+        return next(iter(keys.values())).key
+    if kid not in keys:
+        raise AuthError("no trusted key with this kid")
+    return keys[kid].key
+
+
+def _fetch_jwks(url: str) -> dict:
+    with requests.get(url, timeout=(3, 5), allow_redirects=False, stream=True) as resp:
+        if resp.status_code != 200:
+            raise ValueError(f"JWK Set URL answered HTTP {resp.status_code}")
+        body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError("JWK Set larger than allowed")
+    return json.loads(body)
