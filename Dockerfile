@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CDS_DATABASE=/data/cds-service.sqlite3 \
     CDS_HOST=0.0.0.0 \
     CDS_PORT=8080
+# Authentication is required: pass CDS_TRUSTED_ISSUERS (and CDS_PUBLIC_BASE_URL behind a proxy) at run time.
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -52,7 +52,8 @@ class Engine:
         auth = body.get("fhirAuthorization") or {}
         options = {"connect_timeout": self.settings["FHIR_CONNECT_TIMEOUT"],
                    "read_timeout": self.settings["FHIR_READ_TIMEOUT"],
-                   "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"]}
+                   "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"],
+                   "deadline": self.settings["FHIR_DEADLINE"]}
         record = gather(body.get("prefetch"), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),
                         self.settings["FHIR_SERVER_ALLOWLIST"], ctx.fhir_version == "DSTU2",
                         self.client_factory, options)

@@ -1,6 +1,7 @@
 """POST /cds-services/<id>: a hook call."""
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 
@@ -15,15 +16,34 @@ log = logging.getLogger(__name__)
 _VALIDATOR = load_validator("hook-request.schema.json")
 
 
+MAX_DEPTH = 64  # FHIR resources nest a dozen levels; anything far deeper is an attack on the parser
+
+
+def _depth_exceeds(value: object, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
 def json_body() -> dict:
     """The request body as a JSON object, or a 4xx saying why not."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_request", "the body must be a JSON object", "(body)")
+    if _depth_exceeds(body, MAX_DEPTH):
+        raise ApiError(400, "invalid_request", f"the body is nested deeper than {MAX_DEPTH} levels", "(body)")
     return body
 
 

@@ -7,7 +7,8 @@ response size limit and a bounded number of pages; ``next`` links are followed o
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import urljoin, urlsplit
@@ -52,8 +53,10 @@ class FhirClient:
     read_timeout: float = 10.0
     max_pages: int = 10
     max_bytes: int = 10 * 1024 * 1024
+    deadline: float = 8.0  # seconds for all the searches of one hook call
 
     def __post_init__(self) -> None:
+        self._ends_at = time.monotonic() + self.deadline
         self.base_url = self.base_url.rstrip("/") + "/"
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/fhir+json, application/json"
@@ -63,8 +66,11 @@ class FhirClient:
     def _get_json(self, url: str) -> Any:
         if _origin(url)[:3] != _origin(self.base_url)[:3] or not _origin(url)[3].startswith(_origin(self.base_url)[3]):
             raise FhirFetchError("a paging link pointed off the FHIR server")
+        remaining = self._ends_at - time.monotonic()
+        if remaining <= 0:
+            raise FhirFetchError("FHIR fetch deadline reached")
         try:
-            with self.session.get(url, timeout=(self.connect_timeout, self.read_timeout),
+            with self.session.get(url, timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
                                   allow_redirects=False, stream=True) as resp:
                 if resp.status_code != 200:
                     raise FhirFetchError(f"FHIR server answered HTTP {resp.status_code}")
@@ -73,6 +79,8 @@ class FhirClient:
                     body.extend(chunk)
                     if len(body) > self.max_bytes:
                         raise FhirFetchError("FHIR response larger than the configured limit")
+                    if time.monotonic() > self._ends_at:
+                        raise FhirFetchError("FHIR fetch deadline reached")
         except requests.Timeout:
             raise FhirFetchError("FHIR server timed out") from None
         except requests.RequestException as exc:
@@ -107,12 +115,18 @@ class FhirClient:
         raise FhirFetchError(f"FHIR search had more than {self.max_pages} pages")
 
     def search_all(self, queries: dict[str, str]) -> dict[str, list[dict] | FhirFetchError]:
-        """Run several searches concurrently over one connection pool; each key gets resources or the error."""
+        """Run several searches concurrently over one connection pool; each key gets resources or the error.
+        Whatever has not answered by the deadline counts as failed, and the call does not wait for it."""
         if not queries:
             return {}
-        with ThreadPoolExecutor(max_workers=min(8, len(queries))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(8, len(queries)))
+        try:
             futures = {key: pool.submit(self._safe_search, q) for key, q in queries.items()}
-            return {key: f.result() for key, f in futures.items()}
+            wait(futures.values(), timeout=max(0.0, self._ends_at - time.monotonic()) + 0.05)
+            return {key: f.result() if f.done() else FhirFetchError("FHIR fetch deadline reached")
+                    for key, f in futures.items()}
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _safe_search(self, query: str) -> list[dict] | FhirFetchError:
         try:

@@ -1,0 +1,193 @@
+"""Tried as an attacker and as a flaky EHR would: hostile bodies get a clear 4xx, never a 5xx; a failing or slow
+FHIR server never makes the service hang or leak; feedback from many writers is stored exactly once."""
+from __future__ import annotations
+
+import copy
+import threading
+import time
+
+import requests
+import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cds_service import create_app
+from conftest import SERVICE_FOR_HOOK, load_json, post_hook
+
+R4 = "https://launch.smarthealthit.org/v/r4/fhir"
+EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+NO_PREFETCH = "sandbox/order-sign-r4-fentanyl-no-prefetch.json"
+HOOK_URL = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}"
+OTHER_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure")
+
+
+def _others(mock):
+    for kind in OTHER_KINDS:
+        mock.get(f"{R4}/{kind}", json=EMPTY)
+    mock.get(f"{R4}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
+
+
+# -- hostile bodies ------------------------------------------------------------------------------------------------
+def test_deeply_nested_body_is_400(client):
+    body = load_json(NO_PREFETCH)
+    nested: dict = {}
+    cursor = nested
+    for _ in range(200):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    body["extension"] = nested
+    response = post_hook(client, body)
+    assert response.status_code == 400 and "nested" in response.get_json()["message"]
+
+
+def test_pathologically_nested_json_is_400_not_a_crash(client):
+    response = client.post(HOOK_URL, data="[" * 200000 + "]" * 200000, content_type="application/json")
+    assert response.status_code in (400, 413)
+    assert response.is_json
+
+
+def test_huge_array_of_non_medication_drafts_is_answered(client):
+    body = load_json(NO_PREFETCH)
+    body["context"]["draftOrders"]["entry"] += [{"resource": {"resourceType": "ServiceRequest", "id": f"s{i}"}}
+                                                for i in range(20000)]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{R4}/MedicationRequest", json=EMPTY)
+        _others(mock)
+        response = post_hook(client, body)
+    assert response.status_code == 200
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=15), inner, max_size=5),
+    max_leaves=25)
+hook_bodies = st.fixed_dictionaries(
+    {"hook": st.sampled_from(["order-sign", "order-select", "medication-prescribe", "patient-view"]) | st.text(),
+     "hookInstance": st.text() | st.integers(), "context": json_values | st.fixed_dictionaries(
+         {"patientId": st.text(max_size=20), "userId": st.text(max_size=20),
+          "draftOrders": json_values, "selections": json_values})},
+    optional={"prefetch": st.dictionaries(st.text(max_size=10), json_values, max_size=4), "fhirServer": st.text(),
+              "fhirAuthorization": json_values, "extension": json_values})
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(body=hook_bodies | json_values)
+def test_generated_hook_bodies_never_get_a_5xx(client, body):
+    with responses.RequestsMock(assert_all_requests_are_fired=False):  # no real network, whatever the body says
+        response = client.post(HOOK_URL, json=body)
+    assert response.status_code < 500, response.get_json()
+    assert response.is_json
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.fixed_dictionaries({"feedback": st.lists(json_values | st.fixed_dictionaries(
+    {"card": json_values, "outcome": st.sampled_from(["accepted", "overridden", "x"]), "outcomeTimestamp": json_values,
+     "acceptedSuggestions": json_values, "overrideReason": json_values}), max_size=4)}) | json_values)
+def test_generated_feedback_bodies_never_get_a_5xx(client, body):
+    response = client.post(HOOK_URL + "/feedback", json=body)
+    assert response.status_code < 500, response.get_json()
+
+
+# -- FHIR faults ------------------------------------------------------------------------------------------------------
+def _fault(client, **kwargs):
+    """The response, and how many times the medication list was requested."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{R4}/MedicationRequest", **kwargs)
+        _others(mock)
+        response = post_hook(client, load_json(NO_PREFETCH))
+        return response, sum("MedicationRequest" in c.request.url for c in mock.calls)
+
+
+def test_fhir_401_on_the_medication_list_is_412(client):
+    response, _ = _fault(client, status=401, json={"resourceType": "OperationOutcome"})
+    assert response.status_code == 412
+
+
+def test_fhir_operation_outcome_on_the_medication_list_is_412(client):
+    response, _ = _fault(client, json={"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]})
+    assert response.status_code == 412
+
+
+def test_fhir_malformed_json_is_412(client):
+    response, _ = _fault(client, body="{\"resourceType\": \"Bundle\", ", content_type="application/fhir+json")
+    assert response.status_code == 412
+
+
+def test_fhir_timeout_is_412(client):
+    response, _ = _fault(client, body=requests.ReadTimeout())
+    assert response.status_code == 412
+
+
+def test_endless_paging_stops_at_the_bound(config):
+    client = create_app({**config, "FHIR_MAX_PAGES": 3}).test_client()
+    endless = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+               "link": [{"relation": "next", "url": f"{R4}/MedicationRequest?page=more"}]}
+    response, requested = _fault(client, json=endless)
+    assert response.status_code == 412
+    assert requested == 3
+
+
+def test_redirect_to_another_host_is_not_followed(client):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{R4}/MedicationRequest", status=302, headers={"Location": "https://attacker.example.net/steal"})
+        mock.get("https://attacker.example.net/steal", json=EMPTY)
+        _others(mock)
+        response = post_hook(client, load_json(NO_PREFETCH))
+        assert not any("attacker" in c.request.url for c in mock.calls)
+    assert response.status_code == 412
+
+
+def test_paging_link_to_another_host_is_not_followed(client):
+    page = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+            "link": [{"relation": "next", "url": "https://attacker.example.net/MedicationRequest?page=2"}]}
+    body = load_json(NO_PREFETCH)
+    body["fhirAuthorization"] = {"access_token": "secret-token", "token_type": "Bearer"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(f"{R4}/MedicationRequest", json=page)
+        mock.get("https://attacker.example.net/MedicationRequest", json=EMPTY)
+        _others(mock)
+        response = post_hook(client, body)
+        assert not any("attacker" in c.request.url for c in mock.calls)
+    assert response.status_code == 412
+
+
+def test_slow_fhir_server_is_abandoned_at_the_deadline(config):
+    client = create_app({**config, "FHIR_DEADLINE": 0.3}).test_client()
+
+    def slow(request):
+        time.sleep(3)
+        return 200, {}, '{"resourceType": "Bundle", "type": "searchset"}'
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, f"{R4}/MedicationRequest", callback=slow)
+        _others(mock)
+        started = time.monotonic()
+        response = post_hook(client, load_json(NO_PREFETCH))
+        waited = time.monotonic() - started
+    assert response.status_code == 412  # the medication list did not come in time
+    assert waited < 2.5  # the call did not wait for the slow server (it sleeps 3 s)
+
+
+# -- feedback: nothing lost ----------------------------------------------------------------------------------------------
+def test_many_writers_store_every_item_exactly_once(app):
+    items = [{"card": f"card-{i}", "outcome": "overridden", "outcomeTimestamp": f"2026-11-22T15:{i % 60:02d}:00Z",
+              "overrideReason": {"reason": {"code": "palliative-care"}}} for i in range(60)]
+    errors: list = []
+
+    def writer(offset: int) -> None:
+        client = app.test_client()
+        for j in range(len(items)):
+            item = items[(j + offset) % len(items)]  # every writer posts every item, in another order
+            response = client.post(HOOK_URL + "/feedback", json={"feedback": [copy.deepcopy(item)]})
+            if response.status_code != 200:
+                errors.append(response.status_code)
+
+    threads = [threading.Thread(target=writer, args=(k * 7,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = app.extensions["cds_store"].feedback()
+    assert sorted(r["card_uuid"] for r in stored) == sorted(i["card"] for i in items)
