@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable
+from typing import Callable
 
 from .cards import CardCatalog, RenderContext, order_cards
 from .facts import FactBuilder

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from .fhir.prefetch import PatientRecord
 from .fhir.versions import to_r4
-from .hooks import DraftOrder, OrderContext
+from .hooks import OrderContext
 from .knowledge.dosing import daily_dose
 from .knowledge.drugs import DrugKnowledge, Product
 from .knowledge.medication import MedicationUse

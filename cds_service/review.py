@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .rules import DEFAULT_PARAMS, RULES
+from .rules import RULES
 
 REVIEW_DATE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # the fixtures' date
 

@@ -146,7 +146,7 @@ def build(scenario: dict, name: str, form: str) -> dict:
                 "selections", [f"{d['resourceType']}/{d['id']}" for d in drafts])
     body["context"] = context
     prefetch = {"patient": copy.deepcopy(patient)}
-    for key, kind in PREFETCH_KEYS.items():
+    for key in PREFETCH_KEYS:
         prefetch[key] = _bundle([convert(r) for r in scenario.get(key, [])], base)
     body["prefetch"] = prefetch
     return body

@@ -11,7 +11,7 @@ import requests
 import responses
 
 from cds_service import create_app
-from conftest import FIXTURES, SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
+from conftest import SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
 
 FENTANYL_NAIVE = "requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json"
 FENTANYL_TOLERANT = "requests/fentanyl-patch-opioid-naive/silent-morphine-90mg-for-two-weeks.order-sign.r4.json"
