@@ -46,7 +46,4 @@ def mme_items(lines) -> list[dict]:
 
 def regimen_total(facts):
     """MME/day of the opioids the patient will take once every draft is signed (drafts replace renewals)."""
-    from ..knowledge.exposure import regimen_with_drafts
-    from ..knowledge.mme import daily_mme
-
-    return daily_mme(regimen_with_drafts(facts.current, facts.drafts))
+    return facts.regimen_mme()
