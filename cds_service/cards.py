@@ -110,14 +110,22 @@ class CardCatalog:
         spec = self.cards[finding.rule_id]
         texts = {**spec, **(spec.get("variants", {}).get(finding.variant, {}) if finding.variant else {})}
         fields: dict[str, Any] = {"patient_id": ctx.patient_id, "today": ctx.today, **finding.fields}
-        for name, choices in spec.get("phrases", {}).items():
-            if name in fields and fields[name] in choices:
-                fields[name] = choices[fields[name]].format_map(_Fields(fields))
+        phrases = spec.get("phrases", {})
+        for name in phrases:
+            if name in fields:
+                fields[name] = self._phrase(phrases[name], fields[name], fields)
         for name, template in spec.get("items", {}).items():
             if name.endswith("_empty"):
                 continue
-            items = finding.lists.get(name, [])
-            lines = [template.format_map(_Fields({**fields, **item})) for item in items]
+            lines = []
+            for raw in finding.lists.get(name, []):
+                item = {**fields, **raw}
+                if "role" in raw:
+                    item["when"] = self._when(raw)
+                for key in raw:
+                    if key in phrases:
+                        item[key] = self._phrase(phrases[key], raw[key], item)
+                lines.append(template.format_map(_Fields(item)))
             if not lines and f"{name}_empty" in spec["items"]:
                 lines = [spec["items"][f"{name}_empty"]]
             fields[name] = "\n".join(lines)
@@ -153,6 +161,22 @@ class CardCatalog:
         if spec.get("links"):
             card["links"] = [{"label": link["label"], "url": link["url"], "type": "absolute"} for link in spec["links"]]
         return card
+
+    @staticmethod
+    def _phrase(choices: dict, value: Any, fields: dict) -> str:
+        """A code (or a list of codes, joined) replaced by its wording from the card file."""
+        if isinstance(value, (list, tuple)):
+            words = [choices.get(v, str(v)).format_map(_Fields(fields)) for v in value]
+            return ", ".join(words) if words else choices.get("", "none")
+        return choices[value].format_map(_Fields(fields)) if value in choices else value
+
+    def _when(self, item: dict) -> str:
+        """When a medication was or is taken, in the wording of cards/_common.yaml."""
+        when = self.common["when"]
+        kind = when["kinds"].get(item.get("kind"), when["kinds"]["other"])
+        since = when["since"].format(start=item["start"]) if item.get("start") else ""
+        until = when["until"].format(end=item["end"]) if item.get("end") else ""
+        return when[item["role"]].format(kind=kind, since=since, until=until).strip()
 
     def _suggestions(self, spec: dict, finding: Finding, fields: dict, ctx: RenderContext) -> list[dict]:
         out: list[dict] = []

@@ -11,21 +11,10 @@ def num(value: float | None) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def when_text(use: MedicationUse) -> str:
-    if use.role == "draft":
-        return "being ordered now"
-    kind = {"MedicationRequest": "order", "MedicationOrder": "order", "MedicationStatement": "statement",
-            "MedicationDispense": "dispense"}.get(use.resource_type, "record")
-    since = f" since {use.start.isoformat()}" if use.start else ""
-    if use.role == "current":
-        return f"current {kind}{since}"
-    until = f" until {use.end.isoformat()}" if use.end else ""
-    return f"past {kind}{since}{until}"
-
-
 def medication_item(use: MedicationUse) -> dict:
-    """Fields that describe one medication in a card list."""
-    return {"name": use.display, "ref": use.ref, "when": when_text(use)}
+    """Fields that describe one medication in a card list (the card renderer words "when" from them)."""
+    return {"name": use.display, "ref": use.ref, "role": use.role, "kind": use.resource_type,
+            "start": use.start.isoformat() if use.start else None, "end": use.end.isoformat() if use.end else None}
 
 
 def has_id(use: MedicationUse) -> bool:

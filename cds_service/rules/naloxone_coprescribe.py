@@ -14,7 +14,7 @@ from .common import num, regimen_total
 
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "naloxone-coprescribe"
-FIELDS = ("draft_name", "draft_ref", "risks")
+FIELDS = ("draft_name", "draft_ref", "risks", "name", "total_mme", "threshold")  # the last three per risk item
 
 
 def evaluate(facts: Any, params: dict) -> list:
@@ -28,12 +28,12 @@ def evaluate(facts: Any, params: dict) -> list:
     risks = []
     total = regimen_total(facts)
     if total.total >= params["mme_threshold"]:
-        risks.append({"risk": f"{num(total.total)} MME/day in total (at least {num(params['mme_threshold'])})"})
+        risks.append({"risk": "mme", "total_mme": num(total.total), "threshold": num(params["mme_threshold"])})
     benzos = [u for u in facts.current + facts.drafts if u.has_class("benzodiazepine")]
     if benzos:
-        risks.append({"risk": f"a benzodiazepine: {benzos[0].display}"})
+        risks.append({"risk": "benzodiazepine", "name": benzos[0].display})
     if facts.has_condition("substance_use_or_overdose", active_only=False):
-        risks.append({"risk": "a substance use disorder or overdose history"})
+        risks.append({"risk": "substance_use"})
     if not risks:
         return []
     first = opioid_drafts[0]

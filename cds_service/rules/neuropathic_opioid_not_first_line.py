@@ -13,7 +13,7 @@ from typing import Any
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "neuropathic-opioid-not-first-line"
 FIELDS = ("draft_name", "draft_ref", "tried", "missing_tramadol", "required")
-FIRST_LINE = {"gabapentinoid": "a gabapentinoid", "snri": "an SNRI", "tca": "a tricyclic antidepressant"}
+FIRST_LINE = ("gabapentinoid", "snri", "tca")
 SUGGESTION_FOR = {"gabapentinoid": ("add-gabapentin", "add-pregabalin"), "snri": ("add-duloxetine",),
                   "tca": ("add-nortriptyline",)}
 
@@ -36,6 +36,6 @@ def evaluate(facts: Any, params: dict) -> list:
         suggestions = tuple(s for c in FIRST_LINE if c not in tried for s in SUGGESTION_FOR[c])
         findings.append(Finding(RULE_ID, draft, {
             "draft_name": draft.display, "draft_ref": draft.ref, "required": params["first_line_classes_required"],
-            "tried": ", ".join(FIRST_LINE[c] for c in tried) if tried else "none",
+            "tried": tried,
             "missing_tramadol": "yes" if strong and not tramadol_tried else "no"}, suggestions=suggestions))
     return findings

@@ -16,9 +16,6 @@ from .common import medication_item
 RULE_ID = "tramadol-serotonergic"
 FIELDS = ("opioid_name", "partner_class", "draft_name", "draft_ref", "partners")
 SEROTONERGIC = ("snri", "ssri", "tca", "maoi", "triptan", "other_serotonergic")
-CLASS_NAMES = {"snri": "an SNRI", "ssri": "an SSRI", "tca": "a tricyclic antidepressant", "maoi": "an MAO inhibitor",
-               "triptan": "a triptan", "other_serotonergic": "a serotonergic drug",
-               "serotonergic_opioid": "a serotonergic opioid"}
 
 
 def _classes(use: Any, wanted: tuple[str, ...]) -> list[str]:
@@ -49,9 +46,9 @@ def evaluate(facts: Any, params: dict) -> list:
         items = []
         for p in partners:
             item = medication_item(p)
-            item["classes"] = ", ".join(CLASS_NAMES[c].split(" ", 1)[1] for c in _classes(p, SEROTONERGIC + ("serotonergic_opioid",)))
+            item["classes"] = _classes(p, SEROTONERGIC + ("serotonergic_opioid",))
             items.append(item)
-        fields = {"opioid_name": opioid_name.capitalize(), "partner_class": CLASS_NAMES[first_class],
+        fields = {"opioid_name": opioid_name.capitalize(), "partner_class": first_class,
                   "draft_name": draft.display, "draft_ref": draft.ref}
         removable = tuple(u for u in [draft, *partners] if u.role == "draft")
         findings.append(Finding(RULE_ID, draft, fields, {"partners": items}, variant="maoi" if maoi else None,
