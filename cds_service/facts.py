@@ -18,11 +18,11 @@ from typing import Any, Iterable
 from .fhir.prefetch import PatientRecord
 from .fhir.versions import to_r4
 from .hooks import OrderContext
-from .knowledge.dosing import daily_dose
+from .knowledge.dosing import PERIOD_DAYS, daily_dose
 from .knowledge.drugs import DrugKnowledge, Product
 from .knowledge.medication import MedicationUse
 from .knowledge.patient import CodeList, age_on, code_lists, condition_is_active, latest_documented
-from .knowledge.lenient import items
+from .knowledge.lenient import items, parse_date
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +34,18 @@ _HISTORY = {"completed", "stopped"}
 _DISCONTINUE = {"stopped", "cancelled"}
 
 
-def parse_date(value: Any) -> date | None:
-    """The date part of a FHIR date or dateTime ("2026-11-08", "2026-11-08T09:30:00Z"); None if unreadable."""
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    try:
-        if len(value) == 4:
-            return date(int(value), 1, 1)
-        if len(value) == 7:
-            return date(int(value[:4]), int(value[5:7]), 1)
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
+_DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
 
 
 def _days(quantity: Any) -> float | None:
+    """A Duration (UCUM code, else a unit word) in days."""
     if not isinstance(quantity, dict):
         return None
     value = quantity.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
-    unit = str(quantity.get("code") or quantity.get("unit") or "d").lower()
-    factor = {"d": 1, "day": 1, "days": 1, "wk": 7, "week": 7, "weeks": 7, "mo": 30, "month": 30, "months": 30}.get(unit)
+    unit = str(quantity.get("code") or quantity.get("unit") or "d").strip()
+    factor = PERIOD_DAYS.get(unit) or PERIOD_DAYS.get(_DAY_WORDS.get(unit.lower(), ""))
     return value * factor if factor else None
 
 

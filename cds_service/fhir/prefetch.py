@@ -25,16 +25,7 @@ _DATA = Path(__file__).resolve().parents[1] / "data"
 _SERVICES = json.loads((_DATA / "services.json").read_text(encoding="utf-8"))
 _OBSERVATION_CODES = json.loads((_DATA / "observation_codes.json").read_text(encoding="utf-8"))
 PREFETCH: dict[str, dict] = _SERVICES["prefetch"]
-KEY_TYPES = {
-    "patient": ("Patient",),
-    "medicationRequests": ("MedicationRequest", "MedicationOrder"),
-    "medicationStatements": ("MedicationStatement",),
-    "medicationDispenses": ("MedicationDispense",),
-    "conditions": ("Condition",),
-    "observations": ("Observation",),
-    "screenings": ("Observation",),
-    "procedures": ("Procedure",),
-}
+KEY_TYPES = {key: tuple(spec["types"]) for key, spec in PREFETCH.items()}
 
 
 def _observation_code_param() -> str:

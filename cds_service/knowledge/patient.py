@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
-from .lenient import items
+from .lenient import items, parse_date
 
 ICD10CM = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.90")
 SNOMED = ("http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96")
@@ -21,15 +21,6 @@ _DATA = Path(__file__).parent / "data" / "code_lists.json"
 _OBS = Path(__file__).resolve().parents[1] / "data" / "observation_codes.json"
 _INACTIVE = {"inactive", "resolved", "remission", "entered-in-error"}
 _NOT_CONFIRMED = {"refuted", "entered-in-error"}
-
-
-def _parse_date(value: Any) -> date | None:
-    if not isinstance(value, str) or len(value) < 4:
-        return None
-    try:
-        return date.fromisoformat(value[:10]) if len(value) >= 10 else date(int(value[:4]), int(value[5:7] or 1), 1)
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -104,7 +95,7 @@ def condition_is_active(condition: Mapping[str, Any], today: date) -> bool:
         return False
     if _status_codes(condition.get("verificationStatus")) & _NOT_CONFIRMED:
         return False
-    abated = _parse_date(condition.get("abatementDateTime"))
+    abated = parse_date(condition.get("abatementDateTime"))
     return abated is None or abated > today
 
 
@@ -122,11 +113,11 @@ def _observation_groups() -> dict[str, dict]:
 
 def _observation_date(resource: Mapping[str, Any]) -> date | None:
     for key in ("effectiveDateTime", "issued", "performedDateTime"):
-        if (d := _parse_date(resource.get(key))) is not None:
+        if (d := parse_date(resource.get(key))) is not None:
             return d
     for key in ("effectivePeriod", "performedPeriod"):
         period = resource.get(key)
-        if isinstance(period, dict) and (d := _parse_date(period.get("end") or period.get("start"))) is not None:
+        if isinstance(period, dict) and (d := parse_date(period.get("end") or period.get("start"))) is not None:
             return d
     return None
 

@@ -10,15 +10,15 @@ from typing import Any
 
 RULE_ID = "cipn-agent-evidence"
 FIELDS = ("draft_name", "draft_ref", "ingredient")
-AGENTS = ("nortriptyline", "amitriptyline", "gabapentin")
 
 
 def evaluate(facts: Any, params: dict) -> list:
     from . import Finding
 
     findings = []
+    agents = set(params["agents_without_evidence"])
     for draft in facts.reported:
-        agent = next((i for i in (draft.product.ingredient_names if draft.product else ()) if i in AGENTS), None)
+        agent = next((i for i in (draft.product.ingredient_names if draft.product else ()) if i in agents), None)
         if agent is None:
             continue
         cipn = facts.indicated_for(draft, "chemotherapy_induced_neuropathy") or facts.has_condition(

@@ -32,7 +32,3 @@ def mme_items(lines) -> list[dict]:
         items.append(item)
     return items
 
-
-def regimen_total(facts):
-    """MME/day of the opioids the patient will take once every draft is signed (drafts replace renewals)."""
-    return facts.regimen_mme()

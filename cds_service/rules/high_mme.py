@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import mme_items, num, regimen_total
+from .common import mme_items, num
 
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "high-mme"
@@ -23,7 +23,7 @@ def evaluate(facts: Any, params: dict) -> list:
     opioid_drafts = [d for d in facts.reported if d.is_opioid]
     if not opioid_drafts or facts.serious_illness:
         return []
-    total = regimen_total(facts)
+    total = facts.regimen_mme()
     if total.total < params["reassess_mme"]:
         return []
     strong = total.total >= params["avoid_mme"]

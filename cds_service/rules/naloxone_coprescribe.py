@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import num, regimen_total
+from .common import num
 
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "naloxone-coprescribe"
@@ -26,7 +26,7 @@ def evaluate(facts: Any, params: dict) -> list:
     if any(u.has_class("naloxone_rescue") for u in facts.current + facts.drafts):
         return []
     risks = []
-    total = regimen_total(facts)
+    total = facts.regimen_mme()
     if total.total >= params["mme_threshold"]:
         risks.append({"risk": "mme", "total_mme": num(total.total), "threshold": num(params["mme_threshold"])})
     benzos = [u for u in facts.current + facts.drafts if u.has_class("benzodiazepine")]

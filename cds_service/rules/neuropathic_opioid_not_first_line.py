@@ -13,7 +13,6 @@ from typing import Any
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "neuropathic-opioid-not-first-line"
 FIELDS = ("draft_name", "draft_ref", "tried", "missing_tramadol", "required")
-FIRST_LINE = ("gabapentinoid", "snri", "tca")
 SUGGESTION_FOR = {"gabapentinoid": ("add-gabapentin", "add-pregabalin"), "snri": ("add-duloxetine",),
                   "tca": ("add-nortriptyline",)}
 
@@ -24,7 +23,8 @@ def evaluate(facts: Any, params: dict) -> list:
     if facts.serious_illness:
         return []
     findings = []
-    tried = [c for c in FIRST_LINE if any(u.has_class(c) for u in facts.exposures)]
+    first_line = params["first_line_classes"]
+    tried = [c for c in first_line if any(u.has_class(c) for u in facts.exposures)]
     tramadol_tried = any(u.product is not None and "tramadol" in u.product.ingredient_names for u in facts.exposures)
     for draft in facts.reported:
         if not draft.is_opioid or not facts.indicated_for(draft, "neuropathic_pain"):
@@ -33,7 +33,7 @@ def evaluate(facts: Any, params: dict) -> list:
         too_few = len(tried) < params["first_line_classes_required"]
         if not too_few and not (strong and not tramadol_tried):
             continue
-        suggestions = tuple(s for c in FIRST_LINE if c not in tried for s in SUGGESTION_FOR[c])
+        suggestions = tuple(s for c in first_line if c not in tried for s in SUGGESTION_FOR.get(c, ()))
         findings.append(Finding(RULE_ID, draft, {
             "draft_name": draft.display, "draft_ref": draft.ref, "required": params["first_line_classes_required"],
             "tried": tried,

@@ -18,7 +18,7 @@ def evaluate(facts: Any, params: dict) -> list:
     from . import Finding
 
     drafts = [(d, i) for d in facts.reported for i in (d.product.ingredient_names if d.product else ())
-              if i in ("codeine", "tramadol")]
+              if i in params["ingredients"]]
     if not drafts:
         return []
     if facts.age is None:

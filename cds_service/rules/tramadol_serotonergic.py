@@ -15,7 +15,6 @@ from .common import medication_item
 
 RULE_ID = "tramadol-serotonergic"
 FIELDS = ("opioid_name", "partner_class", "draft_name", "draft_ref", "partners")
-SEROTONERGIC = ("snri", "ssri", "tca", "maoi", "triptan", "other_serotonergic")
 
 
 def _classes(use: Any, wanted: tuple[str, ...]) -> list[str]:
@@ -27,26 +26,27 @@ def evaluate(facts: Any, params: dict) -> list:
 
     findings = []
     washout = timedelta(days=int(params["maoi_washout_days"]))
+    serotonergic = tuple(params["serotonergic_classes"])
     recent_maoi = [u for u in facts.history if u.has_class("maoi") and u.end and u.end >= facts.today - washout]
     for draft in facts.reported:
         if draft.has_class("serotonergic_opioid"):
-            partners = [u for u in facts.alongside(draft) if _classes(u, SEROTONERGIC)] + recent_maoi
+            partners = [u for u in facts.alongside(draft) if _classes(u, serotonergic)] + recent_maoi
             opioid = draft
-        elif _classes(draft, SEROTONERGIC):
+        elif _classes(draft, serotonergic):
             partners = [u for u in facts.alongside(draft) if u.has_class("serotonergic_opioid")]
             opioid = partners[0] if partners else None
         else:
             continue
         if not partners or opioid is None:
             continue
-        serotonergic = [draft] if opioid is not draft else partners
+        serotonergic_uses = [draft] if opioid is not draft else partners
         maoi = any(u.has_class("maoi") for u in [draft, *partners])
-        first_class = next(c for u in serotonergic for c in _classes(u, SEROTONERGIC))
+        first_class = next(c for u in serotonergic_uses for c in _classes(u, serotonergic))
         opioid_name = next(c.ingredient.name for c in opioid.product.components if "serotonergic_opioid" in c.ingredient.classes)
         items = []
         for p in partners:
             item = medication_item(p)
-            item["classes"] = _classes(p, SEROTONERGIC + ("serotonergic_opioid",))
+            item["classes"] = _classes(p, serotonergic + ("serotonergic_opioid",))
             items.append(item)
         fields = {"opioid_name": opioid_name.capitalize(), "partner_class": first_class,
                   "draft_name": draft.display, "draft_ref": draft.ref}
