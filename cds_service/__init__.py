@@ -13,10 +13,13 @@ __version__ = "0.1.0"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Application factory: settings, store, engine (card files checked here), blueprints, error handlers."""
-    from .api import auth, cors, discovery, errors, feedback, hooks
+    """Application factory: settings, store, engine (card files checked here), blueprints, error handlers.
+
+    Every setting is checked here, so a bad one stops the start (``ConfigError``) before a worker is forked.
+    """
+    from .api import auth, cors, discovery, errors, feedback, hooks, ops, review
     from .engine import Engine
-    from .store import Store
+    from .store import Store, database_url
 
     app = Flask(__name__, instance_relative_config=True)
     settings = load_settings(config)
@@ -27,13 +30,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database = app.config["DATABASE"]
     if not os.path.isabs(database):
         database = os.path.join(app.instance_path, database)
-    app.extensions["cds_store"] = Store(database)
+    store = Store(database_url(app.config["DATABASE_URL"], database))
+    app.extensions["cds_store"] = store
     app.extensions["cds_engine"] = Engine(settings)
     errors.register(app)
     cors.register(app)
-    auth.register(app)
+    auth.register(app, store)
+    ops.register(app)
     app.register_blueprint(discovery.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(feedback.bp)
-    logging.getLogger("cds_service").setLevel(logging.INFO)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(review.bp)
+    logging.getLogger("cds_service").setLevel(app.config["LOG_LEVEL"])
     return app

@@ -41,7 +41,7 @@ class _KeySet:
 
 
 class JtiCache:
-    """Token ids seen, kept until the token expires (per process; a replay across workers needs a shared store)."""
+    """Token ids seen, kept until the token expires, in this process (for a Verifier used without a store)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, float] = {}
@@ -60,10 +60,12 @@ class JtiCache:
 
 class Verifier:
     def __init__(self, issuers: dict[str, dict], leeway: int = 60, min_refresh: int = 300,
-                 fetch: Callable[[str], dict] | None = None, clock: Callable[[], float] = time.time):
+                 fetch: Callable[[str], dict] | None = None, clock: Callable[[], float] = time.time,
+                 replay: Callable[[str, float, float], bool] | None = None):
         self.leeway, self.min_refresh, self.clock = leeway, min_refresh, clock
         self.fetch = fetch or _fetch_jwks
-        self.jti = JtiCache()
+        # Token ids seen: the shared store in the service (a replay to another worker or replica is refused too).
+        self.use_jti = replay or JtiCache().use
         self._lock = threading.Lock()
         self.issuers: dict[str, dict] = {}
         self._sets: dict[str, _KeySet] = {}
@@ -138,7 +140,7 @@ class Verifier:
             raise AuthError("token issued in the future")
         if not isinstance(claims.get("jti"), str) or not claims["jti"]:
             raise AuthError("token lacks the jti claim")
-        if not self.jti.use(f"{iss}|{claims['jti']}", float(claims["exp"]) + self.leeway, now):
+        if not self.use_jti(f"{iss}|{claims['jti']}", float(claims["exp"]) + self.leeway, now):
             raise AuthError("token already used")
         return claims
 

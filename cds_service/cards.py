@@ -83,6 +83,7 @@ class CardCatalog:
             raise CardFileError(f"{common_path} is missing")
         self.common = yaml.safe_load(common_path.read_text(encoding="utf-8"))
         self.cards: dict[str, dict] = {}
+        self.rule_ids = list(rule_fields)
         for rule_id, fields in rule_fields.items():
             path = self.directory / f"{rule_id}.yaml"
             if not path.exists():
@@ -102,6 +103,10 @@ class CardCatalog:
             if unknown:
                 raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
             self.cards[rule_id] = data
+
+    def loaded(self) -> bool:
+        """Every rule has its card file (checked at start; readiness reports it)."""
+        return bool(self.cards) and set(self.rule_ids) <= set(self.cards)
 
     def card_texts(self, rule_id: str) -> dict:
         return self.cards[rule_id]

@@ -1,35 +1,81 @@
-"""Command line: ``cds-service serve`` (production WSGI server) and ``cds-service evaluate REQUEST.json``."""
+"""Command line: ``serve`` (production WSGI server), ``config``, ``evaluate REQUEST.json`` and ``cards``."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from datetime import datetime, timezone
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from gunicorn.app.base import BaseApplication
+    # Workers share metrics through files in this directory; it must be set before prometheus_client is imported.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(metrics_dir):  # values of an earlier run must not be added to this one's
+        if name.endswith(".db"):
+            os.remove(os.path.join(metrics_dir, name))
 
-    import logging
+    from gunicorn import glogging
+    from gunicorn.app.base import BaseApplication
+    from prometheus_client import multiprocess
 
     from . import create_app
+    from .observability import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app()  # fail here, before forking workers, on a bad setting or card file
+    app = create_app()  # every setting and card file is checked here, before a worker is forked
+    settings = app.config
+    configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
+    options = {
+        "bind": f"{args.host or settings['HOST']}:{args.port or settings['PORT']}",
+        "workers": args.workers or settings["WORKERS"] or os.cpu_count() or 1,
+        "threads": args.threads or settings["THREADS"],
+        "timeout": args.timeout or settings["TIMEOUT"],
+        "graceful_timeout": settings["GRACEFUL_TIMEOUT"],
+        "accesslog": None,  # access logs carry query strings; the app logs one safe line per call
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "post_fork": lambda _server, _worker: app.extensions["cds_store"].after_fork(),
+        "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
+    }
+
+    class _ServerLogger(glogging.Logger):
+        """gunicorn's own lines (start, worker exits) through the service's formatter, JSON by default."""
+
+        def setup(self, cfg) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                logger.handlers[:] = []
+                logger.propagate = True
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{args.host}:{args.port}")
-            self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", args.threads)
-            self.cfg.set("timeout", args.timeout)
-            self.cfg.set("accesslog", None)  # access logs carry query strings; the app logs what is safe
+            for key, value in options.items():
+                self.cfg.set(key, value)
+            self.cfg.set("logger_class", _ServerLogger)
 
         def load(self):
             return app
 
-    _Server().run()
+    try:
+        _Server().run()
+    finally:
+        if metrics_dir.startswith(tempfile.gettempdir()) and os.path.basename(metrics_dir).startswith("cds-metrics-"):
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    """Print the effective settings (secrets masked), or the reference page with --docs."""
+    from .config import load_settings, masked, reference
+
+    if args.docs:
+        sys.stdout.write(reference())
+        return 0
+    json.dump(masked(load_settings()), sys.stdout, indent=2)
+    sys.stdout.write("\n")
     return 0
 
 
@@ -39,19 +85,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     with open(args.request, encoding="utf-8") as fh:
         body = json.load(fh)
-    # In-process, no listening socket: there is no caller to authenticate.
-    config = {"DATABASE": os.environ.get("CDS_DATABASE", os.path.join(os.getcwd(), "instance", "evaluate.sqlite3")),
-              "AUTH_MODE": "development"}
-    if args.now:
-        fixed = datetime.fromisoformat(args.now).replace(tzinfo=timezone.utc)
-        config["CLOCK"] = lambda: fixed
-    app = create_app(config)
-    service = args.service or {
-        "order-select": "pain-medication-safety-order-select",
-        "order-sign": "pain-medication-safety-order-sign",
-        "medication-prescribe": "pain-medication-safety-medication-prescribe",
-    }.get(body.get("hook"), "unknown")
-    response = app.test_client().post(f"/cds-services/{service}", json=body)
+    # In-process, no listening socket: there is no caller to authenticate, and nothing is recorded as shown.
+    with tempfile.TemporaryDirectory() as tmp:
+        config = {"DATABASE_URL": "", "DATABASE": os.path.join(tmp, "evaluate.sqlite3"), "AUTH_MODE": "development"}
+        if args.now:
+            fixed = datetime.fromisoformat(args.now).replace(tzinfo=timezone.utc)
+            config["CLOCK"] = lambda: fixed
+        app = create_app(config)
+        service = args.service or {
+            "order-select": "pain-medication-safety-order-select",
+            "order-sign": "pain-medication-safety-order-sign",
+            "medication-prescribe": "pain-medication-safety-medication-prescribe",
+        }.get(body.get("hook"), "unknown")
+        response = app.test_client().post(f"/cds-services/{service}", json=body)
+        app.extensions["cds_store"].engine.dispose()
     json.dump(response.get_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if response.status_code == 200 else 1
@@ -59,40 +106,51 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _cards(args: argparse.Namespace) -> int:
     """Print the clinical review document (every rule's card, rendered from its fixture)."""
-    import tempfile
     from pathlib import Path
 
-    from . import create_app
-    from .review import REVIEW_DATE, render_review
+    from .config import load_settings
+    from .engine import Engine
+    from .review import render_review
 
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"DATABASE": os.path.join(tmp, "review.sqlite3"), "CLOCK": lambda: REVIEW_DATE,
-                          "AUTH_MODE": "development"})
-        sys.stdout.write(render_review(Path(args.fixtures), app.test_client()))
+    sys.stdout.write(render_review(Engine(load_settings({"RULES_DISABLED": [], "RULE_INDICATORS": {}}, {})),
+                                   Path(args.fixtures)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cards import CardFileError
+    from .config import ConfigError
+    from .review import FIXTURES
+
     parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    parser.add_argument("--config", metavar="FILE", help="a TOML settings file (same as CDS_CONFIG_FILE)")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the service under gunicorn")
-    serve.add_argument("--host", default=os.environ.get("CDS_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("CDS_PORT", "8080")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("CDS_WORKERS", str(os.cpu_count() or 1))))
-    serve.add_argument("--threads", type=int, default=int(os.environ.get("CDS_THREADS", "4")))
-    serve.add_argument("--timeout", type=int, default=int(os.environ.get("CDS_TIMEOUT", "30")))
+    serve = sub.add_parser("serve", help="run the service under gunicorn (options override settings)")
+    serve.add_argument("--host", help="address to bind (setting HOST)")
+    serve.add_argument("--port", type=int, help="port (setting PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (setting WORKERS; 0 = one per core)")
+    serve.add_argument("--threads", type=int, help="threads per worker (setting THREADS)")
+    serve.add_argument("--timeout", type=int, help="seconds before a stuck worker is restarted (setting TIMEOUT)")
     serve.set_defaults(func=_serve)
+    config = sub.add_parser("config", help="print the effective settings, secrets masked")
+    config.add_argument("--docs", action="store_true", help="print the reference page (docs/configuration.md)")
+    config.set_defaults(func=_config)
     evaluate = sub.add_parser("evaluate", help="print the cards for a hook request file")
     evaluate.add_argument("request", help="a CDS Hooks request body (JSON file)")
     evaluate.add_argument("--service", help="service id (default: the one for the request's hook)")
     evaluate.add_argument("--now", help="evaluate as of this date or time (ISO 8601), e.g. for dated fixtures")
     evaluate.set_defaults(func=_evaluate)
     cards = sub.add_parser("cards", help="print every rule's card as a prescriber sees it (Markdown)")
-    cards.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                           "fhir_fixtures"), help="the fhir_fixtures directory")
+    cards.add_argument("--fixtures", default=str(FIXTURES), help="the fhir_fixtures directory")
     cards.set_defaults(func=_cards)
     args = parser.parse_args(argv)
-    return args.func(args)
+    if args.config:
+        os.environ["CDS_CONFIG_FILE"] = args.config
+    try:
+        return args.func(args)
+    except (ConfigError, CardFileError) as exc:
+        sys.stderr.write(f"cds-service: configuration error: {exc}\n")
+        return 2
 
 
 if __name__ == "__main__":

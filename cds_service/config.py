@@ -1,55 +1,111 @@
-"""Settings: defaults, then a mapping given to create_app, then environment variables ``CDS_<NAME>``.
+"""Settings: defaults, then an optional TOML file, then a mapping given to create_app, then ``CDS_*`` variables.
 
-Environment values are parsed by the type of the default: lists are comma-separated, mappings are JSON,
-numbers and booleans as written. Unknown ``CDS_`` variables are ignored.
+Every setting is declared once in ``SETTINGS`` (name, default, meaning); ``docs/configuration.md`` is generated
+from it (``cds-service config --docs``, kept current by a test) and ``cds-service config`` prints the effective
+values with secrets masked. Environment values are parsed by the setting's type: lists are comma-separated,
+mappings are JSON, numbers and booleans as written. A TOML file uses the same names in lower case
+(``max_cards = 8``, ``[trusted_issuers."https://ehr.example.org"]``). Any invalid value, or an unknown key in
+the TOML file, stops the start with a ``ConfigError`` that names the setting.
 """
 from __future__ import annotations
 
 import json
 import os
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DEFAULTS: dict[str, Any] = {
-    # Feedback and card records; a relative path is under the Flask instance folder.
-    "DATABASE": "cds-service.sqlite3",
-    # FHIR servers the service may call with the client's token (base URLs: scheme, host, port, path prefix).
-    "FHIR_SERVER_ALLOWLIST": [],
-    "FHIR_CONNECT_TIMEOUT": 3.0,
-    "FHIR_READ_TIMEOUT": 10.0,
-    "FHIR_MAX_PAGES": 10,
-    "FHIR_MAX_BYTES": 10 * 1024 * 1024,
-    # Origins allowed to call from a browser ("*" for any; CDS Hooks uses no cookies).
-    "CORS_ALLOWED_ORIGINS": ["*"],
-    # At most this many cards per response; info cards are dropped first, critical ones never.
-    "MAX_CARDS": 10,
-    # Rule ids switched off; indicator per rule id; parameter overrides per rule id (see rules/params.json).
-    "RULES_DISABLED": [],
-    "RULE_INDICATORS": {},
-    "RULE_PARAMS": {},
-    # Additions to the condition code lists (knowledge/data/code_lists.json), e.g. {"cancer": {"text": ["glioma"]}}.
-    "CODE_LISTS_EXTRA": {},
-    "CARDS_DIR": str(ROOT / "cards"),
-    # "required": every call must carry a JWT from a trusted issuer; "development": unsigned calls accepted (warned).
-    "AUTH_MODE": "required",
-    # {iss: {"jwks": {...}} | {"jwks_file": path} | {"jwks_url": url}, "jku_allowlist": [url, ...]}
-    "TRUSTED_ISSUERS": {},
-    # The public URL of this service (behind a proxy); the JWT "aud" must be it plus the path called.
-    "PUBLIC_BASE_URL": "",
-    "JWT_LEEWAY_SECONDS": 60,
-    "JWKS_MIN_REFRESH_SECONDS": 300,
-    # One hook call's total budget for fetching from the FHIR server (seconds).
-    "FHIR_DEADLINE": 8.0,
-    # Largest request body accepted (bytes); larger ones get 413.
-    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
-}
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names it and says what is expected."""
 
 
-def _parse(raw: str, default: Any) -> Any:
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    doc: str
+    group: str
+    secret: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Serving
+    Setting("HOST", "127.0.0.1", "Address `cds-service serve` binds (`0.0.0.0` in a container).", "Serving"),
+    Setting("PORT", 8080, "Port `cds-service serve` listens on.", "Serving", minimum=1),
+    Setting("WORKERS", 0, "Worker processes; 0 means one per CPU core.", "Serving", minimum=0),
+    Setting("THREADS", 4, "Threads per worker (a hook call may wait on the FHIR server).", "Serving", minimum=1),
+    Setting("TIMEOUT", 30, "Seconds a worker may spend on one request before it is restarted.", "Serving", minimum=1),
+    Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),
+    Setting("MAX_CONTENT_LENGTH", 5 * 1024 * 1024, "Largest request body accepted (bytes); larger ones get 413.",
+            "Serving", minimum=1024),
+    Setting("PUBLIC_BASE_URL", "", "The public URL of this service behind a proxy; a JWT's `aud` must be it plus "
+            "the path called. Empty: the URL the request arrived at.", "Serving"),
+    # Store
+    Setting("DATABASE_URL", "", "SQLAlchemy URL of the shared store, e.g. "
+            "`postgresql+psycopg://cds:secret@db:5432/cds`. Empty: the SQLite file `DATABASE`.", "Store", secret=True),
+    Setting("DATABASE", "cds-service.sqlite3", "SQLite file used when `DATABASE_URL` is empty; a relative path is "
+            "under the Flask instance folder. One machine only: replicas need `DATABASE_URL`.", "Store"),
+    # Security
+    Setting("AUTH_MODE", "required", "`required`: every discovery, hook and feedback call must carry a JWT from a "
+            "trusted issuer. `development`: unsigned calls accepted (warned at start).", "Security",
+            choices=("required", "development")),
+    Setting("TRUSTED_ISSUERS", {}, "Per issuer (`iss`): `{\"jwks\": {...}}`, `{\"jwks_file\": path}` or "
+            "`{\"jwks_url\": url}`, and optionally `\"jku_allowlist\": [url, ...]`.", "Security"),
+    Setting("JWT_LEEWAY_SECONDS", 60, "Clock skew allowed on `exp` and `iat`.", "Security", minimum=0),
+    Setting("JWKS_MIN_REFRESH_SECONDS", 300, "Least time between two fetches of an issuer's JWKS.", "Security",
+            minimum=0),
+    Setting("CORS_ALLOWED_ORIGINS", ["*"], "Origins allowed to call from a browser (`*` for any; CDS Hooks uses "
+            "no cookies).", "Security"),
+    Setting("ADMIN_USER", "admin", "User name for the review page and its data (HTTP Basic).", "Security"),
+    Setting("ADMIN_PASSWORD", "", "Password for the review page. Empty: the page is open in `development` mode and "
+            "refused (403) in `required` mode.", "Security", secret=True),
+    # FHIR server
+    Setting("FHIR_SERVER_ALLOWLIST", [], "FHIR base URLs the service may call with the client's token when "
+            "prefetch is missing (scheme, host, port, path prefix). Empty: never fetch.", "FHIR server"),
+    Setting("FHIR_CONNECT_TIMEOUT", 3.0, "Seconds to connect to the FHIR server.", "FHIR server", minimum=0.01),
+    Setting("FHIR_READ_TIMEOUT", 10.0, "Seconds to wait for one FHIR response.", "FHIR server", minimum=0.01),
+    Setting("FHIR_DEADLINE", 8.0, "One hook call's total budget for FHIR fetches (seconds).", "FHIR server",
+            minimum=0.01),
+    Setting("FHIR_MAX_PAGES", 10, "Most pages followed for one search.", "FHIR server", minimum=1),
+    Setting("FHIR_MAX_BYTES", 10 * 1024 * 1024, "Largest FHIR response read (bytes).", "FHIR server", minimum=1024),
+    # Rules and cards
+    Setting("MAX_CARDS", 10, "Most cards per response; info cards are dropped first, critical ones never "
+            "(0: critical cards only).", "Rules and cards", minimum=0),
+    Setting("RULES_DISABLED", [], "Rule ids switched off.", "Rules and cards"),
+    Setting("RULE_INDICATORS", {}, "Indicator per rule id (`info`, `warning`, `critical`).", "Rules and cards"),
+    Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names and sources in `cds_service/rules/"
+            "params.json`).", "Rules and cards"),
+    Setting("CODE_LISTS_EXTRA", {}, "Additions to the condition code lists, e.g. "
+            "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
+    Setting("CARDS_DIR", str(ROOT / "cards"), "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
+            "Rules and cards"),
+    # Observability
+    Setting("LOG_FORMAT", "json", "`json`: one JSON object per line (for log shippers); `text`: for a terminal.",
+            "Observability", choices=("json", "text")),
+    Setting("LOG_LEVEL", "INFO", "Least level logged.", "Observability",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    Setting("METRICS_ENABLED", True, "Serve Prometheus metrics at `/metrics`.", "Observability"),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+
+def _type_name(default: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", list: "list", dict: "mapping"}.get(type(default), "text")
+
+
+def _from_env(raw: str, default: Any) -> Any:
     if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        value = raw.strip().lower()
+        if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ValueError("expected true or false")
+        return value in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
     if isinstance(default, float):
@@ -57,24 +113,134 @@ def _parse(raw: str, default: Any) -> Any:
     if isinstance(default, list):
         return [part.strip() for part in raw.split(",") if part.strip()]
     if isinstance(default, dict):
-        value = json.loads(raw)
-        if not isinstance(value, dict):
-            raise ValueError("expected a JSON object")
-        return value
+        return json.loads(raw)
     return raw
 
 
+def _check(setting: Setting, value: Any) -> Any:
+    """The value if it has the setting's type and range; a ConfigError naming it otherwise."""
+    default, where = setting.default, f"CDS_{setting.name}"
+    expected = _type_name(default)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, list):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "list of text"
+    elif isinstance(default, dict):
+        ok = isinstance(value, dict)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}" if not setting.secret
+                          else f"{where}: expected {expected}")
+    if setting.choices and value not in setting.choices:
+        raise ConfigError(f"{where}: must be one of {', '.join(setting.choices)}, not {value!r}")
+    if setting.minimum is not None and value < setting.minimum:
+        raise ConfigError(f"{where}: must be at least {setting.minimum:g}, not {value!r}")
+    return value
+
+
+def read_toml(path: str | os.PathLike) -> dict[str, Any]:
+    """Settings from a TOML file (lower-case names); unknown keys are errors, not silently ignored."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"CDS_CONFIG_FILE: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CDS_CONFIG_FILE: {path} is not valid TOML: {exc}") from None
+    out = {}
+    for key, value in data.items():
+        name = key.upper()
+        if name not in BY_NAME:
+            raise ConfigError(f"{path}: unknown setting '{key}' (see docs/configuration.md)")
+        out[name] = value
+    return out
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
-    """Defaults, then ``overrides``, then ``CDS_*`` environment variables; a bad value stops the start."""
-    settings = dict(DEFAULTS)
-    settings.update(overrides or {})
+    """Defaults, then the TOML file (``CDS_CONFIG_FILE`` or ``CONFIG_FILE``), then ``overrides``, then ``CDS_*``.
+
+    Keys of ``overrides`` that are not settings (``CLOCK`` in tests) pass through unchecked.
+    """
     env = os.environ if environ is None else environ
-    for name, default in DEFAULTS.items():
-        raw = env.get(f"CDS_{name}")
+    overrides = dict(overrides or {})
+    settings = dict(DEFAULTS)
+    config_file = env.get("CDS_CONFIG_FILE") or overrides.pop("CONFIG_FILE", None)
+    if config_file:
+        settings.update(read_toml(config_file))
+    settings.update(overrides)
+    for setting in SETTINGS:
+        raw = env.get(f"CDS_{setting.name}")
         if raw is None:
             continue
         try:
-            settings[name] = _parse(raw, default)
+            settings[setting.name] = _from_env(raw, setting.default)
         except ValueError as exc:
-            raise ValueError(f"CDS_{name}: {exc}") from None
+            detail = "" if setting.secret else f": {exc}"
+            raise ConfigError(f"CDS_{setting.name}: expected {_type_name(setting.default)}{detail}") from None
+    for setting in SETTINGS:
+        settings[setting.name] = _check(setting, settings[setting.name])
     return settings
+
+
+def masked(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings with secrets hidden: a database URL keeps all but its password."""
+    from .store import safe_url
+
+    out = {}
+    for setting in SETTINGS:
+        value = settings[setting.name]
+        if setting.secret and value:
+            value = safe_url(value) if setting.name == "DATABASE_URL" else "***"
+        out[setting.name] = value
+    return out
+
+
+def reference() -> str:
+    """docs/configuration.md: every setting, its variable, TOML key, type and default."""
+    out = ["# Configuration reference", "",
+           "Generated by `cds-service config --docs`; do not edit by hand (a test keeps it current).", "",
+           "Every setting can be given as an environment variable `CDS_<NAME>` or as a lower-case key in a TOML "
+           "file named by `CDS_CONFIG_FILE` (or `--config FILE`). Environment variables win over the file. "
+           "In the environment, lists are comma-separated and mappings are JSON; in TOML, use TOML arrays and "
+           "tables. An invalid value or an unknown key stops the start with a message naming the setting. "
+           "`cds-service config` prints the effective values (secrets masked).", "",
+           "Example `cds-service.toml`:", "", "```toml",
+           'database_url = "postgresql+psycopg://cds:secret@db.internal:5432/cds"',
+           'fhir_server_allowlist = ["https://fhir.hospital.example/r4/"]',
+           "workers = 4", "max_cards = 8", 'rules_disabled = ["bowel-regimen"]', "",
+           '[trusted_issuers."https://ehr.hospital.example"]',
+           'jwks_url = "https://ehr.hospital.example/.well-known/jwks.json"', "```", ""]
+    group = None
+    for setting in SETTINGS:
+        if setting.group != group:
+            group = setting.group
+            out += [f"## {group}", "", "| Variable | TOML key | Type | Default | Meaning |", "|---|---|---|---|---|"]
+        default = setting.default
+        if setting.name == "CARDS_DIR":
+            default = "`cards/` of the installation"
+        elif isinstance(default, (list, dict)):
+            default = f"`{json.dumps(default)}`"
+        elif isinstance(default, bool):
+            default = f"`{str(default).lower()}`"
+        else:
+            default = f"`{default}`" if default != "" else "(empty)"
+        kind = _type_name(setting.default)
+        if setting.choices:
+            kind = " or ".join(f"`{c}`" for c in setting.choices)
+        doc = setting.doc + (" *Secret: masked in `cds-service config`.*" if setting.secret else "")
+        out.append(f"| `CDS_{setting.name}` | `{setting.name.lower()}` | {kind} | {default} | {doc} |")
+        if setting is SETTINGS[-1] or SETTINGS[SETTINGS.index(setting) + 1].group != group:
+            out.append("")
+    out += ["## Other variables", "",
+            "| Variable | Meaning |", "|---|---|",
+            "| `CDS_CONFIG_FILE` | The TOML file read at start (optional). |",
+            "| `PROMETHEUS_MULTIPROC_DIR` | Directory where workers share metrics; `cds-service serve` creates a "
+            "private one when it is not set. |", ""]
+    return "\n".join(out)

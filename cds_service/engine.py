@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 class Result:
     cards: list[dict]
     rule_ids: list[str] = field(default_factory=list)  # rule id of each card, in order
-    missing: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # prefetch keys neither prefetched nor fetched
+    failed: list[str] = field(default_factory=list)  # prefetch keys whose FHIR fetch failed
+    unrecognised: int = 0  # medication records no rule could identify
 
 
 class Engine:
@@ -75,4 +77,4 @@ class Engine:
         rendered = [(self.catalog.render(f, render_ctx), f.rule_id) for f in findings]
         cards = order_cards([c for c, _ in rendered], self.settings["MAX_CARDS"])
         rule_of = {id(c): rid for c, rid in rendered}
-        return Result(cards, [rule_of[id(c)] for c in cards], record.missing)
+        return Result(cards, [rule_of[id(c)] for c in cards], record.missing, record.failed, len(facts.unidentified))

@@ -1,96 +1,184 @@
-"""Feedback and the record of cards shown, in SQLite (the embedded default).
+"""Feedback, the record of cards shown and used token ids: SQLite by default, PostgreSQL when a URL is given.
 
-Each card shown is recorded (card uuid, rule id, service, time; no patient data) so that feedback, which
-names only the card uuid, can be tied to its rule. A feedback item is stored once: the same service, card,
-outcome and outcome time posted again is recognised as the same item.
+Each card shown is recorded (card uuid, rule id, service, indicator, time; no patient data) so that feedback,
+which names only the card uuid, can be tied to its rule, and so that governance can see how often each card
+fires. A feedback item is stored once: the same service, card, outcome and outcome time posted again is the same
+item. Token ids (``jti``) are kept until their token expires, in the same database, so that a token replayed to
+another worker or replica is refused too.
+
+Times are stored as UTC ISO 8601 text: sortable, and grouped by day with ``substr`` on either database.
+SQLAlchemy Core (no ORM) keeps one code path for both databases; insert-or-ignore uses each dialect's
+``ON CONFLICT DO NOTHING``.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cards_shown (
-    card_uuid TEXT PRIMARY KEY,
-    rule_id TEXT NOT NULL,
-    service_id TEXT NOT NULL,
-    indicator TEXT NOT NULL,
-    shown_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    service_id TEXT NOT NULL,
-    card_uuid TEXT NOT NULL,
-    rule_id TEXT,
-    outcome TEXT NOT NULL,
-    outcome_timestamp TEXT NOT NULL,
-    accepted_suggestions TEXT NOT NULL,
-    override_code TEXT,
-    override_system TEXT,
-    override_display TEXT,
-    user_comment TEXT,
-    received_at TEXT NOT NULL,
-    UNIQUE (service_id, card_uuid, outcome, outcome_timestamp)
-);
-"""
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
+                        delete, event, func, select, text)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine, make_url
+
+metadata = MetaData()
+
+cards_shown = Table(
+    "cards_shown", metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("rule_id", String(100), nullable=False, index=True),
+    Column("service_id", String(200), nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("shown_at", String(40), nullable=False, index=True),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", String(200), nullable=False),
+    Column("card_uuid", String(64), nullable=False, index=True),
+    Column("rule_id", String(100)),
+    Column("outcome", String(16), nullable=False),
+    Column("outcome_timestamp", String(40), nullable=False),
+    Column("accepted_suggestions", Text, nullable=False),
+    Column("override_code", String(200)),
+    Column("override_system", Text),
+    Column("override_display", Text),
+    Column("user_comment", Text),
+    Column("received_at", String(40), nullable=False),
+    UniqueConstraint("service_id", "card_uuid", "outcome", "outcome_timestamp", name="feedback_once"),
+)
+
+jti_seen = Table(
+    "jti_seen", metadata,
+    Column("token_key", String(600), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
+
+def database_url(setting_url: str, sqlite_path: str) -> str:
+    """The SQLAlchemy URL: ``DATABASE_URL`` when given, else the SQLite file."""
+    return setting_url or f"sqlite:///{sqlite_path}"
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for logs and ``cds-service config``."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _utc(now: datetime | None) -> str:
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
 
 
 class Store:
-    def __init__(self, path: str | Path):
-        self.path = str(path)
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
+    def __init__(self, url: str):
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._insert = sqlite.insert
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            self._insert = postgresql.insert
+        else:
+            raise ValueError(f"DATABASE_URL: unsupported database '{self.dialect}' (use postgresql+psycopg:// or sqlite://)")
+        metadata.create_all(self.engine)  # idempotent; several replicas starting at once are safe (IF NOT EXISTS)
+        self._jti_calls = 0
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def after_fork(self) -> None:
+        """Drop pooled connections inherited from the parent process (gunicorn forks after create_app)."""
+        self.engine.dispose(close=False)
 
-    def record_cards(self, service_id: str, cards: Iterable[tuple[str, str, str]]) -> None:
+    def record_cards(self, service_id: str, cards: Iterable[tuple[str, str, str]], now: datetime | None = None) -> None:
         """Record (card uuid, rule id, indicator) for each card returned."""
-        now = datetime.now(timezone.utc).isoformat()
-        rows = [(uuid, rule, service_id, indicator, now) for uuid, rule, indicator in cards]
-        if not rows:
-            return
-        with closing(self._connect()) as conn, conn:
-            conn.executemany("INSERT OR IGNORE INTO cards_shown VALUES (?, ?, ?, ?, ?)", rows)
+        shown_at = _utc(now)
+        rows = [{"card_uuid": uuid, "rule_id": rule, "service_id": service_id, "indicator": indicator,
+                 "shown_at": shown_at} for uuid, rule, indicator in cards]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(self._insert(cards_shown).on_conflict_do_nothing(), rows)
 
-    def add_feedback(self, service_id: str, items: list[dict]) -> tuple[int, int]:
+    def add_feedback(self, service_id: str, items: list[dict], now: datetime | None = None) -> tuple[int, int]:
         """Store feedback items; returns (stored, already present)."""
-        now = datetime.now(timezone.utc).isoformat()
+        received_at = _utc(now)
         stored = 0
-        with closing(self._connect()) as conn, conn:
+        with self.engine.begin() as conn:
             for item in items:
-                reason = (item.get("overrideReason") or {}).get("reason") or {}
-                rule = conn.execute("SELECT rule_id FROM cards_shown WHERE card_uuid = ?", (item["card"],)).fetchone()
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO feedback (service_id, card_uuid, rule_id, outcome, outcome_timestamp,"
-                    " accepted_suggestions, override_code, override_system, override_display, user_comment,"
-                    " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (service_id, item["card"], rule["rule_id"] if rule else None, item["outcome"],
-                     item["outcomeTimestamp"],
-                     json.dumps([s["id"] for s in item.get("acceptedSuggestions") or []]),
-                     reason.get("code"), reason.get("system"), reason.get("display"),
-                     (item.get("overrideReason") or {}).get("userComment"), now))
-                stored += cur.rowcount
+                override = item.get("overrideReason") or {}
+                reason = override.get("reason") or {}
+                rule = conn.execute(select(cards_shown.c.rule_id).where(cards_shown.c.card_uuid == item["card"])).scalar()
+                result = conn.execute(self._insert(feedback).values(
+                    service_id=service_id, card_uuid=item["card"], rule_id=rule, outcome=item["outcome"],
+                    outcome_timestamp=item["outcomeTimestamp"],
+                    accepted_suggestions=json.dumps([s["id"] for s in item.get("acceptedSuggestions") or []]),
+                    override_code=reason.get("code"), override_system=reason.get("system"),
+                    override_display=reason.get("display"), user_comment=override.get("userComment"),
+                    received_at=received_at).on_conflict_do_nothing())
+                stored += result.rowcount
         return stored, len(items) - stored
 
     def feedback(self) -> list[dict]:
-        with closing(self._connect()) as conn:
-            rows = conn.execute("SELECT * FROM feedback ORDER BY id").fetchall()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["accepted_suggestions"] = json.loads(item["accepted_suggestions"])
-            out.append(item)
-        return out
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feedback).order_by(feedback.c.id)).mappings().all()
+        return [{**row, "accepted_suggestions": json.loads(row["accepted_suggestions"])} for row in rows]
+
+    def use_jti(self, key: str, expires_at: float, now: float) -> bool:
+        """Record a token id; False when it was already used by an unexpired token (a replay)."""
+        with self.engine.begin() as conn:
+            self._jti_calls += 1
+            if self._jti_calls % 500 == 0:
+                conn.execute(delete(jti_seen).where(jti_seen.c.expires_at <= now))
+            else:
+                conn.execute(delete(jti_seen).where(jti_seen.c.token_key == key, jti_seen.c.expires_at <= now))
+            result = conn.execute(self._insert(jti_seen).values(token_key=key, expires_at=expires_at)
+                                  .on_conflict_do_nothing())
+            return result.rowcount == 1
 
     def ping(self) -> bool:
-        with closing(self._connect()) as conn:
-            return conn.execute("SELECT 1").fetchone()[0] == 1
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def rule_summary(self) -> dict[str, dict]:
+        """Per rule id: cards shown, feedback by outcome, override rate, top override reasons, shown per day.
+
+        The rule of a feedback item is the one recorded with it, else the card record's (feedback may in
+        principle arrive before the card record of another replica is committed).
+        """
+        out: dict[str, dict] = defaultdict(lambda: {"shown": 0, "accepted": 0, "overridden": 0, "reasons": Counter(),
+                                                     "per_day": Counter(), "overridden_per_day": Counter()})
+        day = func.substr(cards_shown.c.shown_at, 1, 10)
+        with self.engine.connect() as conn:
+            for rule_id, shown_day, count in conn.execute(
+                    select(cards_shown.c.rule_id, day, func.count()).group_by(cards_shown.c.rule_id, day)):
+                out[rule_id]["shown"] += count
+                out[rule_id]["per_day"][shown_day] += count
+            rule = func.coalesce(feedback.c.rule_id, cards_shown.c.rule_id)
+            joined = feedback.outerjoin(cards_shown, cards_shown.c.card_uuid == feedback.c.card_uuid)
+            query = (select(rule, feedback.c.outcome, feedback.c.override_display, feedback.c.override_code,
+                            func.substr(feedback.c.outcome_timestamp, 1, 10))
+                     .select_from(joined).where(rule.is_not(None)))
+            for rule_id, outcome, display, code, when in conn.execute(query):
+                entry = out[rule_id]
+                if outcome == "accepted":
+                    entry["accepted"] += 1
+                elif outcome == "overridden":
+                    entry["overridden"] += 1
+                    entry["overridden_per_day"][when] += 1
+                    if display or code:
+                        entry["reasons"][display or code] += 1
+        for entry in out.values():
+            answered = entry["accepted"] + entry["overridden"]
+            entry["override_rate"] = entry["overridden"] / answered if answered else None
+        return dict(out)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer across workers
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -104,12 +104,12 @@ def test_a_site_can_extend_a_code_list(config):
     assert "high-mme" not in rule_ids(post_hook(extended.test_client(), body))
 
 
-def test_clinical_review_document_is_current(tmp_path):
+def test_clinical_review_document_is_current(capsys):
     """docs/cards.md is what `cds-service cards` prints today (regenerate it after changing a card file)."""
-    from cds_service.review import REVIEW_DATE, render_review
+    from cds_service.cli import main
 
-    app = create_app({"DATABASE": str(tmp_path / "r.sqlite3"), "CLOCK": lambda: REVIEW_DATE, "AUTH_MODE": "development"})
-    rendered = render_review(FIXTURES, app.test_client())
+    assert main(["cards", "--fixtures", str(FIXTURES)]) == 0
+    rendered = capsys.readouterr().out
     assert (ROOT / "docs" / "cards.md").read_text(encoding="utf-8") == rendered, (
         "run: cds-service cards > docs/cards.md")
     assert rendered.count("\n## `") == len(CATALOGUE)

@@ -6,22 +6,24 @@ import logging
 from flask import Flask, current_app, jsonify, request
 
 from ..auth import AuthError, Verifier
+from ..config import ConfigError
+from ..store import Store
 
 log = logging.getLogger(__name__)
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, store: Store) -> None:
     mode = app.config["AUTH_MODE"]
     if mode not in ("required", "development"):
-        raise ValueError("AUTH_MODE must be 'required' or 'development'")
+        raise ConfigError("AUTH_MODE must be 'required' or 'development'")
     if mode == "development":
         log.warning("AUTH_MODE=development: calls are accepted WITHOUT a verified JWT. Never use this in production.")
         return
     if not app.config["TRUSTED_ISSUERS"]:
-        raise ValueError("AUTH_MODE=required needs TRUSTED_ISSUERS (see README, 'Trusting CDS clients'); "
+        raise ConfigError("AUTH_MODE=required needs TRUSTED_ISSUERS (see README, 'Trusting CDS clients'); "
                          "for local development set CDS_AUTH_MODE=development")
     app.extensions["cds_verifier"] = Verifier(app.config["TRUSTED_ISSUERS"], app.config["JWT_LEEWAY_SECONDS"],
-                                              app.config["JWKS_MIN_REFRESH_SECONDS"])
+                                              app.config["JWKS_MIN_REFRESH_SECONDS"], replay=store.use_jti)
 
     @app.before_request
     def _authenticate():

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .. import observability as obs
 
 from ..engine import HookError, PreconditionFailed
 from ..services import SERVICES
 from .errors import ApiError, load_validator, validate
 
 bp = Blueprint("hooks", __name__)
-log = logging.getLogger(__name__)
 _VALIDATOR = load_validator("hook-request.schema.json")
 
 
@@ -59,6 +59,7 @@ def call_hook(service_id: str):
     service = service_or_404(service_id)
     body = json_body()
     validate(_VALIDATOR, body)
+    g.log_fields = {"hookInstance": body["hookInstance"], "hook": body["hook"]}
     if body["hook"] != service.hook:
         raise ApiError(400, "hook_mismatch", f"service '{service.id}' answers '{service.hook}', not '{body['hook']}'",
                        "hook")
@@ -69,10 +70,15 @@ def call_hook(service_id: str):
         raise ApiError(400, "invalid_request", exc.message, exc.field) from None
     except PreconditionFailed as exc:
         raise ApiError(412, "prefetch_unavailable", str(exc)) from None
-    current_app.extensions["cds_store"].record_cards(
-        service.id, [(c["uuid"], rid, c["indicator"]) for c, rid in zip(result.cards, result.rule_ids)])
-    log.info("hook=%s service=%s hookInstance=%s cards=%s missing=%s", service.hook, service.id,
-             body["hookInstance"], ",".join(result.rule_ids) or "-", ",".join(result.missing) or "-")
+    shown = [(c["uuid"], rid, c["indicator"]) for c, rid in zip(result.cards, result.rule_ids)]
+    current_app.extensions["cds_store"].record_cards(service.id, shown, clock())
+    for _, rule_id, indicator in shown:
+        obs.CARDS.labels(rule_id, indicator).inc()
+    for key in result.failed:
+        obs.FHIR_FAILURES.labels(key).inc()
+    if result.unrecognised:
+        obs.UNRECOGNISED.inc(result.unrecognised)
+    g.log_fields.update(rules=result.rule_ids, missing=result.missing)
     return jsonify({"cards": result.cards})
 
 

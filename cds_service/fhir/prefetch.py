@@ -49,6 +49,7 @@ class PatientRecord:
 
     resources: dict[str, list[dict]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # prefetch keys neither prefetched nor fetched
+    failed: list[str] = field(default_factory=list)  # prefetch keys whose fetch failed (a subset of missing)
 
     def of_type(self, *types: str) -> list[dict]:
         return [r for t in types for r in self.resources.get(t, [])]
@@ -111,6 +112,7 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
                 if isinstance(result, Exception):
                     log.warning("FHIR fetch failed for prefetch key %s: %s", key, result)
                     record.missing.append(key)
+                    record.failed.append(key)
                 else:
                     for res in result:
                         record.add(res)
