@@ -11,6 +11,9 @@ from datetime import datetime, timezone
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .config import load_settings
+
+    load_settings()  # a bad setting stops here, before anything is started or created
     # Workers share metrics through files in this directory; it must be set before prometheus_client is imported.
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")

@@ -118,8 +118,8 @@ class Store:
                     accepted_suggestions=json.dumps([s["id"] for s in item.get("acceptedSuggestions") or []]),
                     override_code=reason.get("code"), override_system=reason.get("system"),
                     override_display=reason.get("display"), user_comment=override.get("userComment"),
-                    received_at=received_at).on_conflict_do_nothing())
-                stored += result.rowcount
+                    received_at=received_at).on_conflict_do_nothing().returning(feedback.c.id))
+                stored += len(result.all())  # RETURNING, not rowcount: reliable on both drivers
         return stored, len(items) - stored
 
     def feedback(self) -> list[dict]:
@@ -136,8 +136,8 @@ class Store:
             else:
                 conn.execute(delete(jti_seen).where(jti_seen.c.token_key == key, jti_seen.c.expires_at <= now))
             result = conn.execute(self._insert(jti_seen).values(token_key=key, expires_at=expires_at)
-                                  .on_conflict_do_nothing())
-            return result.rowcount == 1
+                                  .on_conflict_do_nothing().returning(jti_seen.c.token_key))
+            return len(result.all()) == 1
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:

@@ -1,7 +1,13 @@
 """Shared pytest fixtures: the app (Flask tutorial style), a client, and the fixture files."""
 from __future__ import annotations
 
+import glob
 import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,3 +58,58 @@ def post_hook(client, body: dict, service: str | None = None):
 def rule_ids(response) -> list[str]:
     assert response.status_code == 200, response.get_json()
     return [card["source"]["topic"]["code"] for card in response.get_json()["cards"]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """initdb and the server refuse to run as root: run them as Debian's postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session: Debian's binaries (installed by .ci/run), a throwaway
+    cluster in a temporary directory on a free loopback port, stopped at the end. ``CDS_TEST_DATABASE_URL``
+    points the tests at an existing server instead (its database is emptied between tests)."""
+    if os.environ.get("CDS_TEST_DATABASE_URL"):
+        yield os.environ["CDS_TEST_DATABASE_URL"]
+        return
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: `bash .ci/run` installs it (apt-get install postgresql), "
+                    "or set CDS_TEST_DATABASE_URL to a server of your own")
+    bindir = os.path.dirname(found[-1])
+    tmp = tempfile.mkdtemp(prefix="cds-pg-")
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+    data, port = os.path.join(tmp, "data"), free_port()
+    subprocess.run(_as_postgres([f"{bindir}/initdb", "-D", data, "-U", "cds", "-A", "trust", "-E", "UTF8",
+                                 "--no-sync"]), check=True, capture_output=True)
+    subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-l", os.path.join(tmp, "server.log"), "-w",
+                                 "-o", f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
+                   check=True, capture_output=True)
+    try:
+        subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "cds", "cds_test"],
+                       check=True, capture_output=True)
+        yield f"postgresql+psycopg://cds@127.0.0.1:{port}/cds_test"
+    finally:
+        subprocess.run(_as_postgres([f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The test server's URL, with the service's tables dropped after each test."""
+    yield postgres_server
+    from sqlalchemy import create_engine
+
+    from cds_service.store import metadata
+
+    engine = create_engine(postgres_server)
+    metadata.drop_all(engine)
+    engine.dispose()

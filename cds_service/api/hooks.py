@@ -58,8 +58,10 @@ def service_or_404(service_id: str):
 def call_hook(service_id: str):
     service = service_or_404(service_id)
     body = json_body()
+    if isinstance(body.get("hookInstance"), str):  # logged even when the body is then refused
+        g.log_fields = {"hookInstance": body["hookInstance"][:64]}
     validate(_VALIDATOR, body)
-    g.log_fields = {"hookInstance": body["hookInstance"], "hook": body["hook"]}
+    g.log_fields["hook"] = body["hook"]
     if body["hook"] != service.hook:
         raise ApiError(400, "hook_mismatch", f"service '{service.id}' answers '{service.hook}', not '{body['hook']}'",
                        "hook")

@@ -1,0 +1,162 @@
+"""The store on both databases it supports: SQLite (the embedded default) and a real PostgreSQL server.
+
+What a hospital relies on: feedback stored once and tied to its rule, governance figures computed from it,
+token ids refused when replayed, and several replicas sharing one PostgreSQL database.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import date, datetime, timezone
+
+import pytest
+
+from cds_service import create_app
+from cds_service.review import governance
+from cds_service.store import Store
+from conftest import FIXTURE_NOW, load_json, post_hook
+from test_auth import ISS, JWKS, token
+
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+YESTERDAY = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    else:
+        store = Store(request.getfixturevalue("postgres_url"))
+    yield store
+    store.engine.dispose()
+
+
+def overridden(card: str, when: str, display: str | None = None, code: str | None = None) -> dict:
+    item = {"card": card, "outcome": "overridden", "outcomeTimestamp": when}
+    if display or code:
+        item["overrideReason"] = {"reason": {"code": code or "x", "system": "http://example.org/reasons",
+                                             "display": display}}
+    return item
+
+
+def test_feedback_is_tied_to_its_rule_and_stored_once(store):
+    store.record_cards("svc", [("card-1", "high-mme", "warning"), ("card-2", "naloxone-coprescribe", "warning")], NOW)
+    items = [overridden("card-1", "2026-11-22T15:01:00Z", "Patient in palliative care"),
+             {"card": "card-2", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T15:01:30Z",
+              "acceptedSuggestions": [{"id": "s-naloxone"}]}]
+    assert store.add_feedback("svc", items, NOW) == (2, 0)
+    assert store.add_feedback("svc", items, NOW) == (0, 2)  # the EHR retried: nothing stored twice
+    rows = store.feedback()
+    assert [(r["card_uuid"], r["rule_id"], r["outcome"]) for r in rows] == [
+        ("card-1", "high-mme", "overridden"), ("card-2", "naloxone-coprescribe", "accepted")]
+    assert rows[0]["override_display"] == "Patient in palliative care"
+    assert rows[1]["accepted_suggestions"] == ["s-naloxone"]
+
+
+def test_governance_figures_per_rule(store):
+    store.record_cards("svc", [(f"y{i}", "high-mme", "warning") for i in range(2)], YESTERDAY)
+    store.record_cards("svc", [(f"t{i}", "high-mme", "warning") for i in range(3)]
+                       + [("b1", "opioid-bowel-regimen", "info")], NOW)
+    store.add_feedback("svc", [overridden("y0", "2026-11-21T09:31:00Z", "Benefit outweighs risk"),
+                               overridden("t0", "2026-11-22T15:01:00Z", "Benefit outweighs risk"),
+                               overridden("t1", "2026-11-22T15:02:00Z", "Patient in palliative care"),
+                               {"card": "t2", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T15:03:00Z"}], NOW)
+    summary = store.rule_summary()
+    mme = summary["high-mme"]
+    assert (mme["shown"], mme["accepted"], mme["overridden"]) == (5, 1, 3)
+    assert mme["override_rate"] == pytest.approx(0.75)
+    assert mme["reasons"].most_common(1) == [("Benefit outweighs risk", 2)]
+    assert summary["opioid-bowel-regimen"]["override_rate"] is None  # shown, never answered
+    window, figures = governance(summary, {}, date(2026, 11, 22), days=3)
+    row = next(f for f in figures if f.rule_id == "high-mme")
+    assert window[-1] == date(2026, 11, 22) and row.shown_per_day == [0, 2, 3]
+    assert row.overridden_per_day == [0, 1, 2]
+
+
+def test_feedback_for_an_unknown_card_is_kept_without_a_rule(store):
+    assert store.add_feedback("svc", [overridden("never-shown", "2026-11-22T15:01:00Z")], NOW) == (1, 0)
+    assert store.feedback()[0]["rule_id"] is None
+    assert store.rule_summary() == {}
+
+
+def test_a_token_id_is_used_once_until_it_expires(store):
+    now = time.time()
+    assert store.use_jti("iss|a", now + 300, now)
+    assert not store.use_jti("iss|a", now + 300, now + 1)
+    assert store.use_jti("iss|b", now + 300, now)
+    assert store.use_jti("iss|a", now + 900, now + 301)  # the first token has expired
+    assert store.ping()
+
+
+def test_an_unsupported_database_url_is_refused():
+    with pytest.raises(ValueError, match="unsupported database 'mysql'"):
+        Store("mysql://user@localhost/cds")
+
+
+# --- two replicas, one PostgreSQL database --------------------------------------------------------------------
+
+@pytest.fixture
+def replicas(config, postgres_url):
+    """Two independent app instances (as two pods would run) sharing one PostgreSQL database."""
+    shared = {**config, "DATABASE_URL": postgres_url, "AUTH_MODE": "required", "TRUSTED_ISSUERS": {ISS: {"jwks": JWKS}},
+              "PUBLIC_BASE_URL": "https://cds.hospital.example"}
+    apps = [create_app(shared), create_app(shared)]
+    yield [a.test_client() for a in apps]
+    for a in apps:
+        a.extensions["cds_store"].engine.dispose()
+
+
+def _auth(path: str) -> dict:
+    return {"Authorization": f"Bearer {token(aud='https://cds.hospital.example' + path)}"}
+
+
+def test_feedback_from_two_replicas_lands_in_one_database(replicas):
+    first, second = replicas
+    service = "pain-medication-safety-order-sign"
+    path = f"/cds-services/{service}"
+    body = load_json("requests/naloxone-coprescribe/fires-history-of-opioid-use-disorder.order-sign.r4.json")
+    cards = first.post(path, json=body, headers=_auth(path)).get_json()["cards"]
+    assert cards, "the fixture fires"
+    # The EHR's feedback for the first replica's cards arrives at the second replica, and vice versa.
+    feedback = {"feedback": [overridden(cards[0]["uuid"], "2026-11-22T15:05:00Z", "Benefit outweighs risk")]}
+    response = second.post(f"{path}/feedback", json=feedback, headers=_auth(f"{path}/feedback"))
+    assert response.status_code == 200 and response.get_json() == {"stored": 1, "duplicates": 0}
+    again = first.post(f"{path}/feedback", json=feedback, headers=_auth(f"{path}/feedback"))
+    assert again.get_json() == {"stored": 0, "duplicates": 1}
+    rule = cards[0]["source"]["topic"]["code"]
+    for client in replicas:
+        summary = client.application.extensions["cds_store"].rule_summary()
+        assert summary[rule]["overridden"] == 1 and summary[rule]["shown"] >= 1
+
+
+def test_a_token_replayed_to_another_replica_is_refused(replicas):
+    first, second = replicas
+    headers = {"Authorization": f"Bearer {token(aud='https://cds.hospital.example/cds-services')}"}
+    assert first.get("/cds-services", headers=headers).status_code == 200
+    replay = second.get("/cds-services", headers=headers)
+    assert replay.status_code == 401 and "already used" in replay.get_json()["message"]
+
+
+def test_feedback_survives_a_restart_on_postgresql(config, postgres_url):
+    settings = {**config, "DATABASE_URL": postgres_url}
+    first = create_app(settings)
+    item = {"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": FIXTURE_NOW.isoformat()}
+    first.test_client().post("/cds-services/pain-medication-safety-order-sign/feedback", json={"feedback": [item]})
+    first.extensions["cds_store"].engine.dispose()
+    second = create_app(settings)
+    assert [r["card_uuid"] for r in second.extensions["cds_store"].feedback()] == [item["card"]]
+    second.extensions["cds_store"].engine.dispose()
+
+
+def test_readiness_reports_an_unreachable_database(app, client, monkeypatch):
+    from sqlalchemy import create_engine
+
+    assert client.get("/readyz").get_json() == {"status": "ready", "checks": {"store": "ok", "cards": "ok"}}
+    store = app.extensions["cds_store"]
+    monkeypatch.setattr(store, "engine", create_engine("postgresql+psycopg://cds@127.0.0.1:9/none",
+                                                       connect_args={"connect_timeout": 1}))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["store"].startswith("failed")
+    assert client.get("/healthz").status_code == 200  # liveness does not depend on the database
