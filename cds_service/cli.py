@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 def _serve(args: argparse.Namespace) -> int:
     from .config import load_settings
 
-    load_settings()  # a bad setting stops here, before anything is started or created
+    settings = load_settings()  # a bad setting stops here, before anything is started or created
     # Workers share metrics through files in this directory; it must be set before prometheus_client is imported.
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
@@ -29,9 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
     from . import create_app
     from .observability import configure_logging
 
-    app = create_app()  # every setting and card file is checked here, before a worker is forked
-    settings = app.config
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
+    app = create_app()  # card files and the store are checked here, before a worker is forked
     options = {
         "bind": f"{args.host or settings['HOST']}:{args.port or settings['PORT']}",
         "workers": args.workers or settings["WORKERS"] or os.cpu_count() or 1,
@@ -58,6 +57,8 @@ def _serve(args: argparse.Namespace) -> int:
             for key, value in options.items():
                 self.cfg.set(key, value)
             self.cfg.set("logger_class", _ServerLogger)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: no socket in a read-only home
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             return app

@@ -85,6 +85,8 @@ SETTINGS: tuple[Setting, ...] = (
             "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
     Setting("CARDS_DIR", str(ROOT / "cards"), "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
             "Rules and cards"),
+    Setting("EXAMPLES_DIR", str(ROOT / "fhir_fixtures"), "The `fhir_fixtures` directory whose scenarios the review "
+            "page renders as each rule's example card.", "Rules and cards"),
     # Observability
     Setting("LOG_FORMAT", "json", "`json`: one JSON object per line (for log shippers); `text`: for a terminal.",
             "Observability", choices=("json", "text")),
@@ -223,8 +225,8 @@ def reference() -> str:
             group = setting.group
             out += [f"## {group}", "", "| Variable | TOML key | Type | Default | Meaning |", "|---|---|---|---|---|"]
         default = setting.default
-        if setting.name == "CARDS_DIR":
-            default = "`cards/` of the installation"
+        if setting.name in ("CARDS_DIR", "EXAMPLES_DIR"):
+            default = f"`{Path(setting.default).name}/` of the installation"
         elif isinstance(default, (list, dict)):
             default = f"`{json.dumps(default)}`"
         elif isinstance(default, bool):

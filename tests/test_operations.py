@@ -218,3 +218,41 @@ def test_review_page_is_refused_in_production_without_a_password(config):
     response = production.test_client().get("/")
     assert response.status_code == 403 and "CDS_ADMIN_PASSWORD" in response.get_json()["message"]
     assert production.test_client().get("/healthz").status_code == 200  # probes need no token
+
+
+# --- deployment files ---------------------------------------------------------------------------------------------
+
+def test_the_kubernetes_example_names_real_settings_and_probes(client):
+    import yaml
+
+    from cds_service.config import BY_NAME
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text(encoding="utf-8")))
+    kinds = {d["kind"]: d for d in docs}
+    assert {"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler"} <= set(kinds)
+    names = [k for k in kinds["ConfigMap"]["data"]]
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    names += [e["name"] for e in container["env"]]
+    for name in names:
+        assert name.startswith("CDS_") and name[4:] in BY_NAME, f"{name} is not a setting"
+    load_settings(environ={k: v for k, v in kinds["ConfigMap"]["data"].items()})  # every value is valid
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
+    assert secret_env == {"CDS_DATABASE_URL": "database-url", "CDS_ADMIN_PASSWORD": "admin-password"}
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert client.get(container[probe]["httpGet"]["path"]).status_code == 200
+    assert kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
+
+
+def test_the_dockerfile_runs_as_non_root_with_a_health_check_on_a_real_route(client):
+    import re
+
+    from cds_service.config import BY_NAME
+
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    user = re.search(r"^USER (\S+)", dockerfile, re.M).group(1)
+    assert user not in ("root", "0")
+    path = re.search(r"HEALTHCHECK[\s\S]*?http://127\.0\.0\.1:8080(/\w+)", dockerfile).group(1)
+    assert client.get(path).status_code == 200
+    for name in re.findall(r"\b(CDS_[A-Z_]+)=", dockerfile):
+        assert name[4:] in BY_NAME, f"{name} is not a setting"
+    assert re.search(r'^CMD \["cds-service", "serve"\]', dockerfile, re.M)

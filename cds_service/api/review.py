@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 from functools import lru_cache
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from markdown_it import MarkdownIt
@@ -37,8 +38,8 @@ def _refused() -> Response | None:
 
 
 @lru_cache(maxsize=4)
-def _gallery(engine) -> list:
-    return examples(engine)  # the same for the life of the process: card files are read once at start
+def _gallery(engine, examples_dir: str) -> list:
+    return examples(engine, Path(examples_dir))  # fixed for the life of the process: card files are read at start
 
 
 @bp.get("/")
@@ -47,7 +48,7 @@ def review_page():
     if refused is not None:
         return refused
     engine = current_app.extensions["cds_engine"]
-    gallery = _gallery(engine)
+    gallery = _gallery(engine, current_app.config["EXAMPLES_DIR"])
     titles = {e.rule_id: e.title for e in gallery}
     today = current_app.config["CLOCK"]().date()
     window, figures = governance(current_app.extensions["cds_store"].rule_summary(), titles, today)
