@@ -91,6 +91,7 @@ def test_serve_stops_on_an_invalid_setting_before_starting(monkeypatch, capsys):
 def test_config_command_prints_effective_values_with_secrets_masked(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("CDS_DATABASE_URL", "postgresql+psycopg://cds:s3cret-pw@db.internal:5432/cds")
     monkeypatch.setenv("CDS_ADMIN_PASSWORD", "hunter2-governance")
+    monkeypatch.setenv("CDS_CONFIG_FILE", "")  # --config sets it for the process; restored after the test
     assert main(["--config", write_toml(tmp_path, "max_cards = 4\n"), "config"]) == 0
     out = capsys.readouterr().out
     printed = json.loads(out)
