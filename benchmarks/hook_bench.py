@@ -146,7 +146,7 @@ def in_process(repeat: int) -> dict:
     return results
 
 
-def over_http(seconds: int) -> None:
+def over_http(seconds: int, threads: int) -> None:
     port = 8766
     body = json.dumps(build_request(10))
     tmp = tempfile.mkdtemp()
@@ -156,12 +156,15 @@ def over_http(seconds: int) -> None:
         f'local f = io.open("{tmp}/body.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
     env = {**os.environ, "CDS_AUTH_MODE": "development", "CDS_DATABASE": f"{tmp}/bench.sqlite3"}
     server = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
-                               "--workers", str(os.cpu_count() or 1), "--threads", "1"], env=env,
+                               "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(f"http://127.0.0.1:{port}/cds-services")
         rss = _worker_rss(server.pid)
         print(f"  resident memory per worker after start: {', '.join(f'{r:.0f} MB' for r in rss)}")
+        # Warm-up (not measured): each worker's first calls fill its per-process caches (drug identification).
+        subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", f"{tmp}/post.lua",
+                        f"http://127.0.0.1:{port}/cds-services/{SERVICE}"], capture_output=True)
         out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", f"{tmp}/post.lua",
                               f"http://127.0.0.1:{port}/cds-services/{SERVICE}"], capture_output=True, text=True).stdout
         rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
@@ -252,6 +255,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     args = parser.parse_args()
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores")
     print("1-2. in-process evaluation vs floor")
@@ -260,7 +264,7 @@ def main() -> None:
     if args.skip_http:
         print("  skipped")
     else:
-        over_http(args.seconds)
+        over_http(args.seconds, args.threads)
     print("4. cold start")
     cold_start(5)
     print("5. FHIR fallback")

@@ -6,7 +6,6 @@ Optional fields are left out, never null or empty (CDS Hooks 2.0).
 """
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import string
@@ -203,7 +202,7 @@ class CardCatalog:
                     if action["type"] == "delete":
                         rendered["resourceId"] = target.ref
                     elif "resource" in action:
-                        resource = _fill(copy.deepcopy(action["resource"]), local)
+                        resource = _fill(action["resource"], local)  # _fill builds a new structure
                         rendered["resource"] = from_r4(resource, ctx.fhir_version)
                     actions.append(rendered)
                 out.append({"label": template["label"].format_map(_Fields(local)),

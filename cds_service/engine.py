@@ -14,6 +14,7 @@ from .cards import CardCatalog, RenderContext, order_cards
 from .facts import FactBuilder
 from .fhir.client import FhirClient
 from .fhir.prefetch import gather
+from .fhir.versions import check_draft
 from .fhir.prefetch import PreconditionFailed  # noqa: F401  (re-exported for the API layer)
 from .hooks import HookError, order_context  # noqa: F401
 from .knowledge.drugs import DrugKnowledge
@@ -44,6 +45,9 @@ class Engine:
         self.params = {rid: {**DEFAULT_PARAMS.get(rid, {}), **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
         self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: m.FIELDS for rid, m in RULES.items()})
         self.client_factory = client_factory
+        # Import and build the strict draft model now (about 0.2 s), not in the first prescriber's call, and
+        # before gunicorn forks so that every worker shares it.
+        check_draft({"medicationCodeableConcept": {"text": "warm-up"}}, None)
 
     def evaluate(self, body: dict, today: date) -> Result:
         """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412)."""

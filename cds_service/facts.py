@@ -118,6 +118,7 @@ class PatientFacts:
     lists: dict[str, CodeList] = field(default_factory=code_lists)
     stops: list[MedicationUse] = field(default_factory=list)  # drafts that discontinue an order (status stopped)
     _regimen_mme: Any = field(default=None, repr=False)
+    _has_condition: dict = field(default_factory=dict, repr=False)  # several rules ask the same question
 
     def regimen_mme(self):
         """MME/day of the opioids the patient will take once the drafts are signed (computed once per call)."""
@@ -134,9 +135,13 @@ class PatientFacts:
 
     def has_condition(self, list_name: str, active_only: bool = True) -> bool:
         """A Condition of the list, active unless ``active_only`` is False (history counts: e.g. overdose)."""
-        code_list = self.lists[list_name]
-        return any(code_list.matches_concept(c.get("code")) and (not active_only or condition_is_active(c, self.today))
-                   for c in self.conditions)
+        key = (list_name, active_only)
+        if key not in self._has_condition:
+            code_list = self.lists[list_name]
+            self._has_condition[key] = any(
+                code_list.matches_concept(c.get("code")) and (not active_only or condition_is_active(c, self.today))
+                for c in self.conditions)
+        return self._has_condition[key]
 
     def indicated_for(self, draft: MedicationUse, list_name: str) -> bool:
         """The draft's indication (reasonCode/reasonReference) is in the list; without one, an active Condition is."""

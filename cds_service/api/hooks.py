@@ -20,15 +20,16 @@ MAX_DEPTH = 64  # FHIR resources nest a dozen levels; anything far deeper is an 
 
 
 def _depth_exceeds(value: object, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Level by level, containers only (scalars are most of a body and cannot nest)."""
+    level, depth = [value], 1
+    while level:
         if depth > limit:
             return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        deeper = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+            deeper.extend(c for c in children if isinstance(c, (dict, list)))
+        level, depth = deeper, depth + 1
     return False
 
 
