@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import observability as obs
-
 from ..engine import HookError, PreconditionFailed
 from ..services import SERVICES
 from .errors import ApiError, load_validator, validate
