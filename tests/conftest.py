@@ -113,3 +113,11 @@ def postgres_url(postgres_server):
     engine = create_engine(postgres_server)
     metadata.drop_all(engine)
     engine.dispose()
+
+
+def metric_value(exposition: str, name: str, **labels) -> float:
+    """The sum of the samples of ``name`` with these labels in Prometheus exposition text (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(s.value for family in text_string_to_metric_families(exposition) for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))

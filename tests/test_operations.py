@@ -8,13 +8,12 @@ import logging
 
 import pytest
 import responses
-from prometheus_client.parser import text_string_to_metric_families
 
 from cds_service import create_app
 from cds_service.cli import main
 from cds_service.config import ConfigError, load_settings, reference
 from cds_service.observability import JsonFormatter
-from conftest import ROOT, SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
+from conftest import ROOT, SERVICE_FOR_HOOK, load_json, metric_value, post_hook, rule_ids
 
 FIRES = "requests/naloxone-coprescribe/fires-history-of-opioid-use-disorder.order-sign.r4.json"
 SIGN = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}"
@@ -113,12 +112,7 @@ def test_every_setting_is_documented_and_the_page_is_current():
 # --- metrics ------------------------------------------------------------------------------------------------------
 
 def sample(client, name: str, **labels) -> float:
-    text = client.get("/metrics").get_data(as_text=True)
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
+    return metric_value(client.get("/metrics").get_data(as_text=True), name, **labels)
 
 
 def test_metrics_count_calls_cards_and_feedback(client):

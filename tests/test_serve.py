@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import SERVICE_FOR_HOOK, free_port, load_json
+from conftest import SERVICE_FOR_HOOK, free_port, load_json, metric_value
 
 FIRES = "requests/naloxone-coprescribe/fires-history-of-opioid-use-disorder.order-sign.r4.json"
 
@@ -47,12 +46,7 @@ def server(postgres_url, tmp_path):
 
 
 def metric(base: str, name: str, **labels) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(requests.get(f"{base}/metrics", timeout=5).text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
+    return metric_value(requests.get(f"{base}/metrics", timeout=5).text, name, **labels)
 
 
 def test_two_workers_serve_and_metrics_add_up(server):

@@ -5,7 +5,6 @@ token ids refused when replayed, and several replicas sharing one PostgreSQL dat
 """
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -15,7 +14,7 @@ import pytest
 from cds_service import create_app
 from cds_service.review import governance
 from cds_service.store import Store
-from conftest import FIXTURE_NOW, load_json, post_hook
+from conftest import FIXTURE_NOW, load_json
 from test_auth import ISS, JWKS, token
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
