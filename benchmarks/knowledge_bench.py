@@ -54,7 +54,7 @@ def one(knowledge: DrugKnowledge, concept: dict, sig: list) -> None:
     if product is None:
         return
     use = MedicationUse("MedicationRequest/x", "MedicationRequest", "current", product.name, product,
-                        daily_dose(sig, product), None, None, "active")
+                        {"dosageInstruction": sig}, None, None, "active")
     medication_mme(use)
 
 

@@ -1,7 +1,8 @@
 """Patient facts: the drafts, current and past medications, conditions and observations, in the shape the
 rules read (RULES.md 1.1). Records are read leniently: an unreadable field is skipped, never an error.
 
-History records carry no daily dose (no rule reads one; it halves the work on long medication lists).
+A medication's daily dose and supply are computed when a rule first asks (``MedicationUse.dose``), and never for
+history records: on a long list most records are only read for what and when.
 
 Current medications: MedicationRequest/MedicationOrder ``active`` or ``on-hold``; MedicationStatement
 ``active``, ``intended`` or ``taking`` (R5 ``recorded`` while its period is open); MedicationDispense whose
@@ -18,9 +19,8 @@ from typing import Any, Iterable
 from .fhir.prefetch import PatientRecord
 from .fhir.versions import to_r4
 from .hooks import OrderContext
-from .knowledge.dosing import PERIOD_DAYS, daily_dose
 from .knowledge.drugs import DrugKnowledge, Product
-from .knowledge.medication import MedicationUse
+from .knowledge.medication import MedicationUse, duration_days, timing_bounds
 from .knowledge.patient import CodeList, age_on, code_lists, condition_is_active, latest_documented
 from .knowledge.lenient import items, parse_date
 
@@ -34,41 +34,16 @@ _HISTORY = {"completed", "stopped"}
 _DISCONTINUE = {"stopped", "cancelled"}
 
 
-_DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
-
-
-def _days(quantity: Any) -> float | None:
-    """A Duration (UCUM code, else a unit word) in days."""
-    if not isinstance(quantity, dict):
-        return None
-    value = quantity.get("value")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        return None
-    unit = str(quantity.get("code") or quantity.get("unit") or "d").strip()
-    factor = PERIOD_DAYS.get(unit) or PERIOD_DAYS.get(_DAY_WORDS.get(unit.lower(), ""))
-    return value * factor if factor else None
-
-
-def _bounds(r4: dict) -> tuple[date | None, date | None]:
-    for dosage in items(r4.get("dosageInstruction")):
-        if isinstance(dosage, dict):
-            repeat = ((dosage.get("timing") or {}).get("repeat") or {}) if isinstance(dosage.get("timing"), dict) else {}
-            period = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
-            if isinstance(period, dict):
-                return parse_date(period.get("start")), parse_date(period.get("end"))
-    return None, None
-
-
 def _request_span(r4: dict, ongoing: bool) -> tuple[date | None, date | None]:
     start = parse_date(r4.get("authoredOn"))
-    b_start, b_end = _bounds(r4)
+    b_start, b_end = timing_bounds(r4)
     start = start or b_start
     if ongoing:
         return start, None
     if b_end:
         return start, b_end
-    supply = _days((r4.get("dispenseRequest") or {}).get("expectedSupplyDuration")
-                   if isinstance(r4.get("dispenseRequest"), dict) else None)
+    supply = duration_days((r4.get("dispenseRequest") or {}).get("expectedSupplyDuration")
+                           if isinstance(r4.get("dispenseRequest"), dict) else None)
     if start and supply:
         return start, start + timedelta(days=supply - 1)
     return start, start
@@ -80,26 +55,6 @@ def _statement_span(r4: dict) -> tuple[date | None, date | None]:
         return parse_date(period.get("start")), parse_date(period.get("end"))
     when = parse_date(r4.get("effectiveDateTime")) or parse_date(r4.get("dateAsserted"))
     return when, None
-
-
-def _supply_days(r4: dict, dose_units_per_day: float | None) -> float | None:
-    """How long an order lasts: expected supply duration, else timing bounds, else quantity / daily use."""
-    request = r4.get("dispenseRequest") if isinstance(r4.get("dispenseRequest"), dict) else {}
-    if (days := _days(request.get("expectedSupplyDuration"))) is not None:
-        return days
-    for dosage in items(r4.get("dosageInstruction")):
-        timing = dosage.get("timing") if isinstance(dosage, dict) and isinstance(dosage.get("timing"), dict) else {}
-        repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
-        if (days := _days(repeat.get("boundsDuration"))) is not None:
-            return days
-    start, end = _bounds(r4)
-    if start and end and end >= start:
-        return float((end - start).days + 1)
-    quantity = request.get("quantity") if isinstance(request.get("quantity"), dict) else {}
-    value = quantity.get("value")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and dose_units_per_day:
-        return value / dose_units_per_day
-    return None
 
 
 @dataclass
@@ -208,14 +163,10 @@ class FactBuilder:
         if product is None:
             codes = [str(c.get("code")) for c in items(concept.get("coding")) if isinstance(c, dict) and c.get("code")]
             unidentified.append(",".join(codes) or "no code")
-        # Past records are read for what and when, never for how much: their dose is not computed.
-        dose = daily_dose(r4.get("dosageInstruction"), product) if product and role != "history" else None
         prior = r4.get("priorPrescription")
         prior_ref = prior.get("reference") if isinstance(prior, dict) and isinstance(prior.get("reference"), str) else None
-        units_per_day = dose.dose_value * dose.doses_per_day if dose and dose.complete and dose.dose_value else None
-        return MedicationUse(ref, kind, role, str(display), product, dose, start, end,
-                             str(r4.get("status") or ""), prior_ref, self._reasons(r4, record, bundle),
-                             _supply_days(r4, units_per_day))
+        return MedicationUse(ref, kind, role, str(display), product, r4, start, end, str(r4.get("status") or ""),
+                             prior_ref, self._reasons(r4, record, bundle))
 
     @staticmethod
     def _reasons(r4: dict, record: PatientRecord, bundle: list[dict]) -> tuple[dict, ...]:
@@ -303,6 +254,6 @@ class FactBuilder:
         start = parse_date(r4.get("whenHandedOver")) or parse_date(r4.get("whenPrepared"))
         if start is None:
             return None
-        supply = _days(r4.get("daysSupply"))
+        supply = duration_days(r4.get("daysSupply"))
         end = start + timedelta(days=supply - 1) if supply else start
         return ("current" if end >= today else "history"), r4, start, end

@@ -37,7 +37,7 @@ def sig(value=1, code="{tbl}", freq=None, period=1, unit="d", prn=False, **extra
 
 
 def use(prod, dosages, role="current", start=date(2026, 10, 1), end=None, ref="MedicationRequest/x", kind="MedicationRequest"):
-    return MedicationUse(ref, kind, role, prod.name, prod, daily_dose(dosages, prod), start, end, "active")
+    return MedicationUse(ref, kind, role, prod.name, prod, {"dosageInstruction": dosages}, start, end, "active")
 
 
 # -- identification --------------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_naive_means_no_opioid_in_90_days_ignoring_today():
 def test_draft_renewal_replaces_the_active_order_in_totals():
     current = use(product("1049502"), [sig(1, freq=2)], ref="MedicationRequest/er-10")
     renewal = MedicationUse("MedicationRequest/draft", "MedicationRequest", "draft", "x", product("1049563"),
-                            daily_dose([sig(1, freq=2)], product("1049563")), TODAY, None, "draft",
+                            {"dosageInstruction": [sig(1, freq=2)]}, TODAY, None, "draft",
                             prior_prescription="MedicationRequest/er-10")
     assert daily_mme(regimen_with_drafts([current], [renewal])).total == pytest.approx(60)  # 20 mg BID, not 90
 
@@ -266,6 +266,6 @@ def test_draft_renewal_replaces_the_active_order_in_totals():
 def test_prn_breakthrough_draft_does_not_replace_a_scheduled_order():
     current = use(product("1049621"), [sig(1, freq=4)], ref="MedicationRequest/sched")
     prn = MedicationUse("MedicationRequest/prn", "MedicationRequest", "draft", "x", product("1049621"),
-                        daily_dose([sig(1, freq=1, period=6, unit="h", prn=True)], product("1049621")), TODAY, None,
+                        {"dosageInstruction": [sig(1, freq=1, period=6, unit="h", prn=True)]}, TODAY, None,
                         "draft")
     assert len(regimen_with_drafts([current], [prn])) == 2

@@ -44,7 +44,7 @@ def every(hours, n=1, code="{tbl}", prn=False):
 
 def current(product, dosages, start=date(2026, 10, 1), ref="MedicationRequest/a"):
     return MedicationUse(ref, "MedicationRequest", "current", product.name, product,
-                         daily_dose(dosages, product), start, None, "active")
+                         {"dosageInstruction": dosages}, start, None, "active")
 
 
 # -- each class, on real product codes (eCQM value sets) or RxNorm names an EHR sends as text ----------------------

@@ -71,3 +71,20 @@ def test_any_prefetch_value_is_200_or_a_clear_4xx(client, key, value):
     response = post_hook(client, body)
     assert response.status_code in (200, 400, 412), response.get_json()
     assert response.is_json
+
+
+R4_QUIRKS = [("category",), ("dosage",), ("medication",), ("dosageInstruction", 0, "doseQuantity"),
+             ("dosageInstruction", 0, "quantityQuantity"), ("dosageInstruction", 0, "timing", "repeat", "periodUnits"),
+             ("dosageInstruction", 0, "timing", "repeat", "when")]
+
+
+@settings(max_examples=600, deadline=None)
+@given(path=st.sampled_from(RECORD_PATHS + R4_QUIRKS), value=json_values)
+def test_a_record_read_as_it_is_reads_as_the_full_rewrite_would(path, value):
+    """R4 MedicationRequests that need no rewriting are read without a copy; any record that does (a loose
+    doseQuantity, a single category, DSTU2 periodUnits, an R5 medication) goes through the rewrite."""
+    from cds_service.fhir.versions import _rewrite, to_r4
+
+    record = copy.deepcopy(BASE["prefetch"]["medicationRequests"]["entry"][0]["resource"])
+    _set(record, path, value)
+    assert to_r4(record) == _rewrite(record, "MedicationRequest")

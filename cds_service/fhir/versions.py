@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..knowledge.lenient import items
 
 _DOSE_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRange", "rateRatio")
+_LOOSE_KEYS = (*_DOSE_KEYS, "quantityQuantity")
 
 
 def _as_list(value: Any) -> list:
@@ -59,11 +60,35 @@ def _medication_fields(resource: dict) -> dict:
     return out
 
 
+def _already_r4(resource: dict) -> bool:
+    """An R4 MedicationRequest with none of the shapes ``to_r4`` rewrites: the usual record, read as it is."""
+    if "medication" in resource or "dosage" in resource:
+        return False
+    if any(k in resource and not isinstance(resource[k], list) for k in ("category", "dosageInstruction")):
+        return False
+    for dosage in resource.get("dosageInstruction", ()):
+        if isinstance(dosage, dict):
+            if any(k in dosage for k in _LOOSE_KEYS):
+                return False
+            timing = dosage.get("timing")
+            repeat = timing.get("repeat") if isinstance(timing, dict) else None
+            if isinstance(repeat, dict) and ("periodUnits" in repeat or isinstance(repeat.get("when"), str)):
+                return False
+    return True
+
+
 def to_r4(resource: dict) -> dict:
-    """A medication resource in R4 shape (other resource types are returned unchanged)."""
+    """A medication resource in R4 shape (other resource types, and R4 MedicationRequests that need no rewriting,
+    are returned as they are: callers never modify it)."""
     kind = resource.get("resourceType")
     if kind not in ("MedicationOrder", "MedicationRequest", "MedicationStatement", "MedicationDispense"):
         return resource
+    if kind == "MedicationRequest" and _already_r4(resource):
+        return resource
+    return _rewrite(resource, kind)
+
+
+def _rewrite(resource: dict, kind: str) -> dict:
     out = {k: v for k, v in resource.items() if k not in ("medication",)}
     out.update(_medication_fields(resource))
     if kind == "MedicationOrder":  # DSTU2

@@ -39,11 +39,13 @@ def distinct_therapies(uses: Iterable[MedicationUse]) -> list[MedicationUse]:
     chosen: dict[object, MedicationUse] = {}
     for use in uses:
         key = use.therapy_key() or use.ref
-        rank = (_SOURCE_RANK.get(use.resource_type, 3), 0 if use.dose and use.dose.complete else 1)
-        if key not in chosen or rank < (_SOURCE_RANK.get(chosen[key].resource_type, 3),
-                                        0 if chosen[key].dose and chosen[key].dose.complete else 1):
+        if key not in chosen or _rank(use) < _rank(chosen[key]):  # the dose is only computed on a tie of keys
             chosen[key] = use
     return list(chosen.values())
+
+
+def _rank(use: MedicationUse) -> tuple[int, int]:
+    return _SOURCE_RANK.get(use.resource_type, 3), 0 if use.dose and use.dose.complete else 1
 
 
 def same_order(reference: str | None, ref: str) -> bool:
@@ -60,11 +62,12 @@ def replaces(draft: MedicationUse, current: MedicationUse) -> bool:
     release with both scheduled (a PRN breakthrough order never replaces a scheduled one)."""
     if same_order(draft.prior_prescription, current.ref):
         return True
-    if draft.product is None or current.product is None or not draft.scheduled or not current.scheduled:
+    if draft.product is None or current.product is None:
         return False
     a, b = draft.product, current.product
     return (set(a.ingredient_names) == set(b.ingredient_names) and a.form.route == b.form.route
-            and a.form.extended_release == b.form.extended_release and a.form.patch == b.form.patch)
+            and a.form.extended_release == b.form.extended_release and a.form.patch == b.form.patch
+            and draft.scheduled and current.scheduled)  # last: the dose is only computed for the same drug
 
 
 def regimen_with_drafts(current: Iterable[MedicationUse], drafts: Iterable[MedicationUse]) -> list[MedicationUse]:

@@ -1,11 +1,16 @@
 """One medication as the rules see it, whatever FHIR resource and version it came from."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+from typing import Any, Mapping
 
-from .dosing import DailyDose
+from .dosing import PERIOD_DAYS, DailyDose, daily_dose
 from .drugs import Product
+from .lenient import items, parse_date
+
+_DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
 
 
 @dataclass(frozen=True)
@@ -14,6 +19,8 @@ class MedicationUse:
 
     ``role`` is ``draft`` (being ordered now), ``current`` or ``history`` (RULES.md 1.1). ``end`` is None for an
     ongoing therapy. ``ref`` is the relative reference (``MedicationRequest/abc``) used in cards and suggestions.
+    ``order`` is the record in R4 shape; the daily dose and the supply are read from it when a rule first asks,
+    so the many records of a long list that no rule doses cost nothing.
     """
 
     ref: str
@@ -21,13 +28,35 @@ class MedicationUse:
     role: str
     display: str
     product: Product | None
-    dose: DailyDose | None
+    order: Mapping[str, Any] = field(compare=False, repr=False)
     start: date | None
     end: date | None
     status: str
     prior_prescription: str | None = None
     reasons: tuple[dict, ...] = ()  # indication: reasonCode concepts and the codes of referenced Conditions
-    supply_days: float | None = None  # how long the order lasts (expected supply, bounds, or quantity / daily use)
+
+    @cached_property
+    def dose(self) -> DailyDose | None:
+        """The daily dose; None for an unrecognised drug and for past records (read for what and when, never
+        for how much)."""
+        if self.product is None or self.role == "history":
+            return None
+        return daily_dose(self.order.get("dosageInstruction"), self.product)
+
+    @cached_property
+    def supply_days(self) -> float | None:
+        """How long the order lasts: expected supply duration, else timing bounds, else quantity / daily use."""
+        days = stated_supply_days(self.order)
+        if days is not None:
+            return days
+        request = self.order.get("dispenseRequest")
+        quantity = request.get("quantity") if isinstance(request, dict) else None
+        value = quantity.get("value") if isinstance(quantity, dict) else None
+        dose = self.dose
+        per_day = dose.dose_value * dose.doses_per_day if dose and dose.complete and dose.dose_value else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and per_day:
+            return value / per_day
+        return None
 
     @property
     def is_opioid(self) -> bool:
@@ -47,3 +76,42 @@ class MedicationUse:
         p = self.product
         return (tuple(sorted((c.ingredient.name, c.strength_mg, c.per) for c in p.components)),
                 p.form.route, p.form.extended_release, p.form.patch)
+
+
+def duration_days(quantity: Any) -> float | None:
+    """A Duration (UCUM code, else a unit word) in days."""
+    if not isinstance(quantity, dict):
+        return None
+    value = quantity.get("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    unit = str(quantity.get("code") or quantity.get("unit") or "d").strip()
+    factor = PERIOD_DAYS.get(unit) or PERIOD_DAYS.get(_DAY_WORDS.get(unit.lower(), ""))
+    return value * factor if factor else None
+
+
+def timing_bounds(order: Mapping[str, Any]) -> tuple[date | None, date | None]:
+    """The first dosage's ``timing.repeat.boundsPeriod``."""
+    for dosage in items(order.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, dict) else None
+        repeat = timing.get("repeat") if isinstance(timing, dict) else None
+        period = repeat.get("boundsPeriod") if isinstance(repeat, dict) else None
+        if isinstance(period, dict):
+            return parse_date(period.get("start")), parse_date(period.get("end"))
+    return None, None
+
+
+def stated_supply_days(order: Mapping[str, Any]) -> float | None:
+    """The supply the order states: expected supply duration, else timing bounds (duration or period)."""
+    request = order.get("dispenseRequest")
+    if isinstance(request, dict) and (days := duration_days(request.get("expectedSupplyDuration"))) is not None:
+        return days
+    for dosage in items(order.get("dosageInstruction")):
+        timing = dosage.get("timing") if isinstance(dosage, dict) else None
+        repeat = timing.get("repeat") if isinstance(timing, dict) else None
+        if isinstance(repeat, dict) and (days := duration_days(repeat.get("boundsDuration"))) is not None:
+            return days
+    start, end = timing_bounds(order)
+    if start and end and end >= start:
+        return float((end - start).days + 1)
+    return None
