@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, timedelta
 from typing import Any, Iterable
 
@@ -81,8 +82,13 @@ class PatientFacts:
             from .knowledge.exposure import regimen_with_drafts
             from .knowledge.mme import daily_mme
 
-            self._regimen_mme = daily_mme(regimen_with_drafts(self.current, self.drafts))
+            self._regimen_mme = daily_mme(regimen_with_drafts(self.current_opioids, self.drafts))
         return self._regimen_mme
+
+    @cached_property
+    def current_opioids(self) -> list[MedicationUse]:
+        """The current medications that are opioids (what MME totals and tapers are about)."""
+        return [u for u in self.current if u.is_opioid]
 
     @property
     def age(self) -> int | None:

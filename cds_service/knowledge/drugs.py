@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -60,12 +60,18 @@ class Product:
     rxcui: str | None = None
     classes: frozenset[str] = field(default=frozenset())
 
-    @property
+    @cached_property  # products are shared and immutable: computed once per process
     def ingredient_names(self) -> tuple[str, ...]:
         return tuple(c.ingredient.name for c in self.components)
 
+    @cached_property
+    def therapy_key(self) -> tuple:
+        """Same ingredients, strengths and form: records of one product (or of its brand) are one therapy."""
+        return (tuple(sorted((c.ingredient.name, c.strength_mg, c.per) for c in self.components)),
+                self.form.route, self.form.extended_release, self.form.patch)
+
     def has_class(self, *classes: str) -> bool:
-        return any(c in self.classes for c in classes)
+        return not self.classes.isdisjoint(classes)
 
     def components_of(self, cls: str) -> tuple[Component, ...]:
         return tuple(c for c in self.components if cls in c.ingredient.classes)

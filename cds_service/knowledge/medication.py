@@ -71,11 +71,7 @@ class MedicationUse:
 
     def therapy_key(self) -> tuple | None:
         """Same drug, strength and form: a request, its dispense and a statement about it are one therapy."""
-        if self.product is None:
-            return None
-        p = self.product
-        return (tuple(sorted((c.ingredient.name, c.strength_mg, c.per) for c in p.components)),
-                p.form.route, p.form.extended_release, p.form.patch)
+        return self.product.therapy_key if self.product is not None else None
 
 
 def duration_days(quantity: Any) -> float | None:

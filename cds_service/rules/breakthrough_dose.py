@@ -26,7 +26,7 @@ def evaluate(facts: Any, params: dict) -> list:
         if not (draft.is_opioid and draft.dose and draft.dose.prn and not draft.product.is_er_la_opioid):
             continue
         others = [d for d in facts.drafts if d.ref != draft.ref]
-        scheduled = [u for u in regimen_with_drafts(facts.current, others) if u.is_opioid and u.scheduled]
+        scheduled = [u for u in regimen_with_drafts(facts.current_opioids, others) if u.is_opioid and u.scheduled]
         scheduled_mme = daily_mme(scheduled).total
         if scheduled_mme <= 0:
             continue

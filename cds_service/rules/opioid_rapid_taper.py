@@ -20,7 +20,7 @@ FIELDS = ("draft_name", "draft_ref", "before_mme", "after_mme", "cut_percent", "
 def evaluate(facts: Any, params: dict) -> list:
     from . import Finding
 
-    current = [u for u in distinct_therapies(facts.current) if u.is_opioid]
+    current = distinct_therapies(facts.current_opioids)
     days = continuous_opioid_days(facts.exposures, facts.today)
     if not current or days is None or days < params["long_term_days"]:
         return []
