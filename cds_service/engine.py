@@ -69,6 +69,8 @@ class Engine:
         for rule_id, module in self.rules.items():
             try:
                 produced = module.evaluate(facts, self.params[rule_id])
+            except RecursionError:  # input nested too deeply: refuse the call (400) rather than drop a card
+                raise
             except Exception:  # a defect in one rule must not take the other rules' cards away
                 log.exception("rule %s failed", rule_id)
                 continue

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from .fhir.prefetch import PatientRecord
 from .fhir.versions import to_r4
@@ -37,6 +37,8 @@ _DISCONTINUE = {"stopped", "cancelled"}
 
 def _request_span(r4: dict, ongoing: bool) -> tuple[date | None, date | None]:
     start = parse_date(r4.get("authoredOn"))
+    if ongoing and start:
+        return start, None
     b_start, b_end = timing_bounds(r4)
     start = start or b_start
     if ongoing:
@@ -142,13 +144,14 @@ class FactBuilder:
         self.knowledge = knowledge
         self.lists = code_lists(extra_code_lists)
 
-    def _product(self, r4: dict, record: PatientRecord, contained: Iterable[Any], bundle: list[dict]) -> Product | None:
+    def _product(self, r4: dict, record: PatientRecord, bundle: list[dict]) -> Product | None:
         medication = None
         ref = r4.get("medicationReference")
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
             target = ref["reference"]
             if target.startswith("#"):
-                medication = next((c for c in contained if isinstance(c, dict) and c.get("id") == target[1:]), None)
+                medication = next((c for c in items(r4.get("contained"))
+                                   if isinstance(c, dict) and c.get("id") == target[1:]), None)
             else:
                 tail = target.split("/_history")[0].rsplit("/", 2)[-2:]
                 key = "/".join(tail)
@@ -161,7 +164,7 @@ class FactBuilder:
 
     def _use(self, r4: dict, ref: str, kind: str, role: str, start: date | None, end: date | None,
              record: PatientRecord, bundle: list[dict], unidentified: list[str]) -> MedicationUse:
-        product = self._product(r4, record, items(r4.get("contained")), bundle)
+        product = self._product(r4, record, bundle)
         concept = r4.get("medicationCodeableConcept") if isinstance(r4.get("medicationCodeableConcept"), dict) else {}
         display = (product.name if product else None) or concept.get("text") or next(
             (c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict) and c.get("display")),
@@ -176,6 +179,8 @@ class FactBuilder:
 
     @staticmethod
     def _reasons(r4: dict, record: PatientRecord, bundle: list[dict]) -> tuple[dict, ...]:
+        if "reasonCode" not in r4 and "reasonReference" not in r4:
+            return ()
         reasons = [c for c in items(r4.get("reasonCode")) if isinstance(c, dict)]
         for ref in items(r4.get("reasonReference")):
             target = ref.get("reference") if isinstance(ref, dict) else None

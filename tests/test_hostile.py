@@ -3,16 +3,18 @@ FHIR server never makes the service hang or leak; feedback from many writers is 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 
+import pytest
 import requests
 import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cds_service import create_app
-from conftest import SERVICE_FOR_HOOK, load_json, post_hook
+from conftest import SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
 
 R4 = "https://launch.smarthealthit.org/v/r4/fhir"
 EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
@@ -28,16 +30,58 @@ def _others(mock):
 
 
 # -- hostile bodies ------------------------------------------------------------------------------------------------
-def test_deeply_nested_body_is_400(client):
-    body = load_json(NO_PREFETCH)
-    nested: dict = {}
-    cursor = nested
-    for _ in range(200):
-        cursor["a"] = {}
-        cursor = cursor["a"]
-    body["extension"] = nested
-    response = post_hook(client, body)
-    assert response.status_code == 400 and "nested" in response.get_json()["message"]
+HIGH_MME = "requests/high-mme/fires-90-mme-with-breakthrough-oxycodone.order-sign.r4.json"
+DRAFT = ("context", "draftOrders", "entry", 0, "resource")
+MORPHINE_ER = ("prefetch", "medicationRequests", "entry", 2, "resource")  # the current opioid the total counts
+
+
+def _nested_text(depth: int, shape: str) -> str:
+    """JSON text nested ``depth`` levels: FHIR extensions within extensions, plain objects, or arrays."""
+    if shape == "extension":
+        return '{"url": "http://x.org", "extension": [' * depth + '{"url": "http://x.org", "valueString": "y"}' + "]}" * depth
+    if shape == "object":
+        return '{"a": ' * depth + "{}" + "}" * depth
+    return "[" * depth + "]" * depth
+
+
+def _body_with_nesting(path: tuple, depth: int, shape: str) -> str:
+    body = load_json(HIGH_MME)
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = ["@nested@"]
+    return json.dumps(body).replace('"@nested@"', _nested_text(depth, shape))
+
+
+def test_draft_nested_too_deeply_is_400_naming_the_draft(client):
+    body = _body_with_nesting((*DRAFT, "dosageInstruction", 0, "extension"), 400, "extension")
+    response = client.post(HOOK_URL, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "context.draftOrders.entry[0].resource"
+    assert "nested too deeply" in response.get_json()["message"]
+
+
+def test_deep_nesting_in_a_history_record_does_not_hide_its_risk(client):
+    """A junk extension deep inside the current morphine order is skipped; the morphine still counts."""
+    body = _body_with_nesting((*MORPHINE_ER, "extension"), 300, "extension")  # 600 levels of JSON
+    response = client.post(HOOK_URL, data=body, content_type="application/json")
+    assert response.status_code == 200
+    assert "high-mme" in rule_ids(response)
+
+
+@pytest.mark.parametrize("path", [
+    (*DRAFT, "extension"), (*DRAFT, "medicationCodeableConcept", "extension"), (*DRAFT, "reasonCode"),
+    (*DRAFT, "dosageInstruction", 0, "timing", "extension"), (*DRAFT, "note"), (*DRAFT, "contained"),
+    (*MORPHINE_ER, "dosageInstruction"), (*MORPHINE_ER, "medicationCodeableConcept", "coding"),
+    (*MORPHINE_ER, "contained"), ("prefetch", "conditions", "entry"), ("extension",), ("context", "extra"),
+])
+@pytest.mark.parametrize("depth", [60, 300, 900, 5000])
+@pytest.mark.parametrize("shape", ["extension", "object", "array"])
+def test_nesting_anywhere_at_any_depth_is_answered_or_refused_never_a_failure(client, caplog, path, depth, shape):
+    response = client.post(HOOK_URL, data=_body_with_nesting(path, depth, shape), content_type="application/json")
+    assert response.status_code in (200, 400), response.get_json()
+    assert response.is_json
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]  # no rule failed on the way
 
 
 def test_pathologically_nested_json_is_400_not_a_crash(client):
@@ -111,6 +155,11 @@ def test_fhir_operation_outcome_on_the_medication_list_is_412(client):
 
 def test_fhir_malformed_json_is_412(client):
     response, _ = _fault(client, body="{\"resourceType\": \"Bundle\", ", content_type="application/fhir+json")
+    assert response.status_code == 412
+
+
+def test_fhir_json_nested_beyond_the_parser_is_412(client):
+    response, _ = _fault(client, body="[" * 100000 + "]" * 100000, content_type="application/fhir+json")
     assert response.status_code == 412
 
 

@@ -94,6 +94,10 @@ def register(app: Flask) -> None:
             exc.code, exc.description or exc.name)
         return jsonify({"error": names.get(exc.code, "http_error"), "message": message}), exc.code
 
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError):
+        return jsonify({"error": "invalid_request", "message": "the body is nested too deeply to be read"}), 400
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.error("unexpected %s while handling a request", type(exc).__name__)

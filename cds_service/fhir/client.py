@@ -87,8 +87,8 @@ class FhirClient:
             raise FhirFetchError(f"FHIR server unreachable ({type(exc).__name__})") from None
         try:
             return json.loads(body)
-        except ValueError:
-            raise FhirFetchError("FHIR server returned a body that is not JSON") from None
+        except (ValueError, RecursionError):
+            raise FhirFetchError("FHIR server returned a body that is not JSON (or is nested too deeply)") from None
 
     def search(self, query: str) -> list[dict]:
         """All resources a search returns (entries of a searchset, following ``next`` up to ``max_pages``)."""

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from ..knowledge.lenient import items
 
 _DOSE_KEYS = ("doseQuantity", "doseRange", "rateQuantity", "rateRange", "rateRatio")
-_LOOSE_KEYS = (*_DOSE_KEYS, "quantityQuantity")
+_LOOSE_KEYS = frozenset((*_DOSE_KEYS, "quantityQuantity"))
 
 
 def _as_list(value: Any) -> list:
@@ -64,11 +64,14 @@ def _already_r4(resource: dict) -> bool:
     """An R4 MedicationRequest with none of the shapes ``to_r4`` rewrites: the usual record, read as it is."""
     if "medication" in resource or "dosage" in resource:
         return False
-    if any(k in resource and not isinstance(resource[k], list) for k in ("category", "dosageInstruction")):
+    if "category" in resource and not isinstance(resource["category"], list):
         return False
-    for dosage in resource.get("dosageInstruction", ()):
+    dosages = resource.get("dosageInstruction", ())
+    if not isinstance(dosages, (list, tuple)):
+        return False
+    for dosage in dosages:
         if isinstance(dosage, dict):
-            if any(k in dosage for k in _LOOSE_KEYS):
+            if not _LOOSE_KEYS.isdisjoint(dosage):
                 return False
             timing = dosage.get("timing")
             repeat = timing.get("repeat") if isinstance(timing, dict) else None
@@ -118,7 +121,8 @@ _DRAFT_FIELDS = ("id", "status", "intent", "subject", "authoredOn", "medicationC
 
 
 class DraftError(ValueError):
-    """A draft order whose fields the rules read have the wrong type; ``field`` names the first one."""
+    """A draft order whose fields the rules read have the wrong type; ``field`` names the first one ("" for the
+    draft as a whole)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
@@ -144,10 +148,12 @@ def check_draft(r4_draft: dict, patient_id: str | None) -> None:
         view["contained"] = [c for c in view["contained"] if isinstance(c, dict) and c.get("resourceType") == "Medication"]
     try:
         MedicationRequest.model_validate(view)
+    except RecursionError:
+        raise DraftError("", "is nested too deeply to be read") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.get("loc", ()) if p != "__root__")
-        raise DraftError(loc.lstrip(".") or "resource", err.get("msg", "invalid")) from None
+        raise DraftError(loc.lstrip("."), err.get("msg", "invalid")) from None
 
 
 # -- writing resources for a client of another version --------------------------------------------------------

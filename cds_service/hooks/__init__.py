@@ -101,7 +101,7 @@ def order_context(body: dict) -> OrderContext:
             try:
                 check_draft(d.r4, ctx.get("patientId"))
             except DraftError as exc:
-                raise HookError(f"{d.path}.{exc.field}", exc.message) from None
+                raise HookError(f"{d.path}.{exc.field}" if exc.field else d.path, exc.message) from None
     version = _fhir_version(drafts)
     return OrderContext(hook, ctx["patientId"], ctx.get("userId"), drafts, version, others)
 
