@@ -18,7 +18,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cds_service.knowledge.dosing import daily_dose  # noqa: E402
 from cds_service.knowledge.drugs import DATA, RXNORM_SYSTEMS, DrugKnowledge  # noqa: E402
 from cds_service.knowledge.mme import medication_mme  # noqa: E402
 from cds_service.knowledge.medication import MedicationUse  # noqa: E402

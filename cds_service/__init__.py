@@ -17,11 +17,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Every setting is checked here, so a bad one stops the start (``ConfigError``) before a worker is forked.
     """
-    from .api import auth, cors, discovery, errors, feedback, hooks, ops, review
+    from .api import auth, cors, discovery, errors, feedback, hooks, json_provider, ops, review
     from .engine import Engine
     from .store import Store, database_url
 
     app = Flask(__name__, instance_relative_config=True)
+    app.json = json_provider.OrjsonProvider(app)
     settings = load_settings(config)
     app.config.update(settings)
     app.config.setdefault("CLOCK", hooks.utc_now)

@@ -84,6 +84,20 @@ def test_nesting_anywhere_at_any_depth_is_answered_or_refused_never_a_failure(cl
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]  # no rule failed on the way
 
 
+@pytest.mark.parametrize("change", [
+    lambda text: text.replace('"id": "rx-morphine-er"', '"id": "rx-morphine-er", "extension": [NaN, Infinity]'),
+    lambda text: "\ufeff" + text,  # a byte-order mark
+    lambda text: text.replace('"id": "rx-morphine-er"', '"id": "rx-morphine-er", "note": [{"text": "\\ud800"}]'),
+])
+def test_json_only_the_standard_parser_reads_is_read_as_before(client, change):
+    """orjson parses bodies first; what it refuses and the standard library reads is still read."""
+    text = json.dumps(load_json(HIGH_MME))
+    assert '"id": "rx-morphine-er"' in text
+    response = client.post(HOOK_URL, data=change(text).encode(), content_type="application/json")
+    assert response.status_code == 200
+    assert "high-mme" in rule_ids(response)
+
+
 def test_pathologically_nested_json_is_400_not_a_crash(client):
     response = client.post(HOOK_URL, data="[" * 200000 + "]" * 200000, content_type="application/json")
     assert response.status_code in (400, 413)

@@ -1,7 +1,6 @@
 """POST /cds-services/<id>: a hook call."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -10,6 +9,7 @@ from .. import observability as obs
 from ..engine import HookError, PreconditionFailed
 from ..services import SERVICES
 from .errors import ApiError, load_validator, validate
+from .json_provider import parse_json
 
 bp = Blueprint("hooks", __name__)
 _VALIDATOR = load_validator("hook-request.schema.json")
@@ -25,7 +25,7 @@ def json_body() -> dict:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        body = json.loads(request.get_data(cache=True))
+        body = parse_json(request.get_data(cache=True))
     except (ValueError, RecursionError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
