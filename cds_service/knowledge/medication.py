@@ -13,7 +13,7 @@ from .lenient import items, parse_date
 _DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class MedicationUse:
     """A draft, current or past medication: the drug, its daily dose and when it was taken.
 
@@ -21,6 +21,10 @@ class MedicationUse:
     ongoing therapy. ``ref`` is the relative reference (``MedicationRequest/abc``) used in cards and suggestions.
     ``order`` is the record in R4 shape; the daily dose and the supply are read from it when a rule first asks,
     so the many records of a long list that no rule doses cost nothing.
+
+    Built once per record by ``facts`` and only read after that (rules are pure functions of the facts). Not a
+    frozen dataclass: its constructor costs three times as much, once for every record of every call.
+    Equality is identity: two records of the same drug are two uses.
     """
 
     ref: str
