@@ -243,7 +243,16 @@ class DrugKnowledge:
 
     def identify(self, concept: Any, medication: Any = None) -> Product | None:
         """Identify a drug from a CodeableConcept and/or a Medication resource (plain dicts, leniently read)."""
-        product = self.identify_concept(*_concept_key(concept)) if isinstance(concept, dict) else None
+        product = None
+        if isinstance(concept, dict):
+            # The usual record: an RxNorm product code. The same answer identify_concept gives (its first rule),
+            # without building the cache key.
+            for c in items(concept.get("coding")):
+                if isinstance(c, dict) and str(c.get("system") or "") in RXNORM_SYSTEMS:
+                    product = self.by_product_rxcui.get(str(c.get("code") or ""))
+                    if product is not None:
+                        return product
+            product = self.identify_concept(*_concept_key(concept))
         if product is None and isinstance(medication, dict):
             code = medication.get("code")
             if isinstance(code, dict):
