@@ -45,6 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
         "accesslog": None,  # access logs carry query strings; the app logs one safe line per call
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "post_fork": lambda _server, _worker: app.extensions["cds_store"].after_fork(),
+        "worker_exit": lambda _server, _worker: app.extensions["cds_store"].close(),  # writes queued card records
         "child_exit": lambda _server, worker: multiprocess.mark_process_dead(worker.pid),
     }
 
@@ -107,7 +108,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             "medication-prescribe": "pain-medication-safety-medication-prescribe",
         }.get(body.get("hook"), "unknown")
         response = app.test_client().post(f"/cds-services/{service}", json=body)
-        app.extensions["cds_store"].engine.dispose()
+        app.extensions["cds_store"].close()
     json.dump(response.get_json(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0 if response.status_code == 200 else 1

@@ -12,7 +12,13 @@ SQLAlchemy Core (no ORM) keeps one code path for both databases; insert-or-ignor
 """
 from __future__ import annotations
 
+import atexit
 import json
+import logging
+import os
+import queue
+import threading
+import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +28,17 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, U
                         delete, event, func, select, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
+MAX_PENDING_CALLS = 10_000  # hook calls' worth of card records waiting for the database, per process
+BATCH_SECONDS = 1.0  # how long the writer gathers card records before one commit
+
+
+class _Now:
+    """Queued by flush (write what you hold now) and close (then stop)."""
+
+    def __init__(self, stop: bool = False):
+        self.stop = stop
 
 metadata = MetaData()
 
@@ -89,24 +106,96 @@ class Store:
             raise ValueError(f"DATABASE_URL: unsupported database '{self.dialect}' (use postgresql+psycopg:// or sqlite://)")
         metadata.create_all(self.engine)  # idempotent; several replicas starting at once are safe (IF NOT EXISTS)
         self._jti_calls = 0
+        self._pending: queue.Queue | None = None  # cards shown, waiting for the writer thread (record_cards)
+        self._writer_pid: int | None = None
+        self._writer_lock = threading.Lock()
 
     def after_fork(self) -> None:
         """Drop pooled connections inherited from the parent process (gunicorn forks after create_app)."""
         self.engine.dispose(close=False)
 
     def record_cards(self, service_id: str, cards: Iterable[tuple[str, str, str]], now: datetime | None = None) -> None:
-        """Record (card uuid, rule id, indicator) for each card returned."""
+        """Record (card uuid, rule id, indicator) for each card returned.
+
+        The rows are queued and a writer thread of this process commits them at most once a second, off the
+        hook call's path: a commit per call cost more than all the rules, and workers queued behind one another
+        on SQLite's write lock (BENCHMARKS.md). Reads in this process wait for what it queued
+        (``flush``); shutdown flushes too. What a crashed process had queued (a few milliseconds of cards) is
+        lost; feedback for such a card is still stored, without its rule. If the database stays unavailable
+        the queue is bounded: cards beyond it are not recorded (logged) and the hook call still answers.
+        """
         shown_at = _utc(now)
         rows = [{"card_uuid": uuid, "rule_id": rule, "service_id": service_id, "indicator": indicator,
                  "shown_at": shown_at} for uuid, rule, indicator in cards]
         if rows:
-            with self.engine.begin() as conn:
-                conn.execute(self._insert(cards_shown).on_conflict_do_nothing(), rows)
+            try:
+                self._card_queue().put_nowait(rows)
+            except queue.Full:
+                log.warning("card record queue full (is the database down?): %d cards shown not recorded", len(rows))
+
+    def _card_queue(self) -> queue.Queue:
+        """This process's queue and writer thread (started on first use: threads do not survive gunicorn's fork)."""
+        if self._writer_pid != os.getpid():
+            with self._writer_lock:
+                if self._writer_pid != os.getpid():
+                    self._pending = queue.Queue(maxsize=MAX_PENDING_CALLS)
+                    threading.Thread(target=self._write_cards, args=(self._pending,), name="card-recorder",
+                                     daemon=True).start()
+                    self._writer_pid = os.getpid()
+                    atexit.register(self.flush)
+        return self._pending
+
+    def _write_cards(self, pending: queue.Queue) -> None:
+        while True:
+            calls = [pending.get()]
+            deadline = time.monotonic() + BATCH_SECONDS  # one commit a second at most, not one per call
+            while len(calls) < 1000 and not isinstance(calls[-1], _Now):
+                remaining = deadline - time.monotonic()
+                try:
+                    calls.append(pending.get(timeout=remaining) if remaining > 0 else pending.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [row for call in calls if isinstance(call, list) for row in call]
+            try:
+                if rows:
+                    with self.engine.begin() as conn:
+                        conn.execute(self._insert(cards_shown).on_conflict_do_nothing(), rows)
+            except Exception as exc:  # noqa: BLE001  the database is unavailable: say so, keep serving
+                log.warning("could not record %d cards shown (%s)", len(rows), type(exc).__name__)
+            finally:
+                for _ in calls:
+                    pending.task_done()
+            if any(isinstance(call, _Now) and call.stop for call in calls):  # close()
+                return
+
+    def close(self) -> None:
+        """Write what this process queued, stop its writer and close the connections (worker exit, tests)."""
+        if self._writer_pid == os.getpid() and self._pending is not None:
+            self.flush()
+            self._pending.put(_Now(stop=True))
+            self._writer_pid = None
+        self.engine.dispose()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the cards this process queued are written; False if that took longer than ``timeout``."""
+        pending = self._pending if self._writer_pid == os.getpid() else None
+        deadline = time.monotonic() + timeout
+        if pending is not None and pending.unfinished_tasks:
+            try:
+                pending.put(_Now(), timeout=timeout)  # the writer commits what it holds without waiting
+            except queue.Full:
+                return False
+        while pending is not None and pending.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     def add_feedback(self, service_id: str, items: list[dict], now: datetime | None = None) -> tuple[int, int]:
         """Store feedback items; returns (stored, already present)."""
         received_at = _utc(now)
         stored = 0
+        self.flush()  # the cards this process showed are recorded, so the item gets its rule
         with self.engine.begin() as conn:
             for item in items:
                 override = item.get("overrideReason") or {}
@@ -123,6 +212,7 @@ class Store:
         return stored, len(items) - stored
 
     def feedback(self) -> list[dict]:
+        self.flush()
         with self.engine.connect() as conn:
             rows = conn.execute(select(feedback).order_by(feedback.c.id)).mappings().all()
         return [{**row, "accepted_suggestions": json.loads(row["accepted_suggestions"])} for row in rows]
@@ -152,6 +242,7 @@ class Store:
         out: dict[str, dict] = defaultdict(lambda: {"shown": 0, "accepted": 0, "overridden": 0, "reasons": Counter(),
                                                      "per_day": Counter(), "overridden_per_day": Counter()})
         day = func.substr(cards_shown.c.shown_at, 1, 10)
+        self.flush()
         with self.engine.connect() as conn:
             for rule_id, shown_day, count in conn.execute(
                     select(cards_shown.c.rule_id, day, func.count()).group_by(cards_shown.c.rule_id, day)):

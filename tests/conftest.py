@@ -43,7 +43,9 @@ def config(tmp_path) -> dict:
 
 @pytest.fixture
 def app(config):
-    return create_app(config)
+    app = create_app(config)
+    yield app
+    app.extensions["cds_store"].close()
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ def store(request, tmp_path):
     else:
         store = Store(request.getfixturevalue("postgres_url"))
     yield store
-    store.engine.dispose()
+    store.close()
 
 
 def overridden(card: str, when: str, display: str | None = None, code: str | None = None) -> dict:
@@ -51,6 +51,24 @@ def test_feedback_is_tied_to_its_rule_and_stored_once(store):
         ("card-1", "high-mme", "overridden"), ("card-2", "naloxone-coprescribe", "accepted")]
     assert rows[0]["override_display"] == "Patient in palliative care"
     assert rows[1]["accepted_suggestions"] == ["s-naloxone"]
+
+
+def test_cards_queued_by_a_process_are_written_when_it_closes(store):
+    store.record_cards("svc", [("card-1", "high-mme", "warning")], NOW)
+    store.close()  # a worker exiting
+    reopened = Store(str(store.engine.url.render_as_string(hide_password=False)))
+    try:
+        assert [r["card_uuid"] for r in _shown(reopened)] == ["card-1"]
+    finally:
+        reopened.close()
+
+
+def _shown(store: Store) -> list[dict]:
+    from sqlalchemy import select
+
+    from cds_service.store import cards_shown
+    with store.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(cards_shown)).mappings()]
 
 
 def test_governance_figures_per_rule(store):
@@ -159,3 +177,41 @@ def test_readiness_reports_an_unreachable_database(app, client, monkeypatch):
     assert response.status_code == 503
     assert response.get_json()["checks"]["store"].startswith("failed")
     assert client.get("/healthz").status_code == 200  # liveness does not depend on the database
+
+
+def test_hook_call_answers_while_its_cards_cannot_be_recorded(client, caplog):
+    """The card record is written off the call's path: a database that refuses it costs the record, not the
+    cards (it used to be a 500)."""
+    with client.application.extensions["cds_store"].engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE cards_shown")
+    body = load_json("requests/high-mme/fires-90-mme-with-breakthrough-oxycodone.order-sign.r4.json")
+    response = client.post("/cds-services/pain-medication-safety-order-sign", json=body)
+    assert response.status_code == 200 and response.get_json()["cards"]
+    assert client.application.extensions["cds_store"].flush()
+    assert any("could not record" in r.getMessage() for r in caplog.records)
+
+
+def test_card_records_beyond_the_bound_are_dropped_while_the_database_is_locked(tmp_path, monkeypatch, caplog):
+    import sqlite3
+
+    monkeypatch.setattr("cds_service.store.MAX_PENDING_CALLS", 1)
+    monkeypatch.setattr("cds_service.store.BATCH_SECONDS", 0)  # the writer commits at once (and waits for the lock)
+    path = tmp_path / "locked.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        store.record_cards("svc", [("first", "high-mme", "warning")], NOW)
+        deadline = time.monotonic() + 5
+        while store._pending.qsize() and time.monotonic() < deadline:  # the writer took it...
+            time.sleep(0.01)
+        time.sleep(0.3)  # ...and now waits for the lock
+        store.record_cards("svc", [("second", "high-mme", "warning")], NOW)  # waits in the queue
+        store.record_cards("svc", [("third", "high-mme", "warning")], NOW)  # beyond the bound: not recorded
+        assert any("not recorded" in r.getMessage() for r in caplog.records)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.flush()
+    assert sorted(r["card_uuid"] for r in _shown(store)) == ["first", "second"]
+    store.close()
