@@ -9,7 +9,8 @@ from the product table, code + RxNorm display, realistic sigs, a third of them c
    adapter (with the strict check of the draft), facts, all rules, card rendering. Median of many runs.
 2. floor: json.loads of the same body plus a walk over every node, in the same run; reported as a ratio.
 3. HTTP: `cds-service serve` (gunicorn, one worker per core) on 127.0.0.1, driven by wrk at concurrency 8 with
-   the 10-medication request for 10 s: throughput, p50, p99.
+   the 10-medication request for 10 s: throughput, p50, p99; once in development mode (no token), once as in
+   production, every call with its own ES384 JWT that the service verifies and whose jti it records.
 4. cold start: a fresh interpreter from import to the first answer; resident memory of each worker after load.
 5. FHIR fallback: five prefetch keys missing, a local stub FHIR server answering each search after 100 ms.
 """
@@ -149,37 +150,82 @@ def in_process(repeat: int) -> dict:
     return results
 
 
-def over_http(seconds: int, threads: int) -> None:
+def over_http(seconds: int, threads: int, with_jwt: bool) -> None:
     port = 8766
+    url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
     body = json.dumps(build_request(10))
     tmp = tempfile.mkdtemp()
     Path(tmp, "body.json").write_text(body)
-    Path(tmp, "post.lua").write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f'local f = io.open("{tmp}/body.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
     env = {**os.environ, "CDS_AUTH_MODE": "development", "CDS_DATABASE": f"{tmp}/bench.sqlite3"}
+    if with_jwt:
+        # As in production: every call carries a fresh ES384 token (its own jti) that the service verifies and
+        # records. wrk sends them in turn from a file; more tokens than calls, so none is replayed.
+        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({ISSUER: {"jwks": _jwks()}}))
+    for name, duration in (("warm", 2), ("post", seconds)):
+        lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+               f'local f = io.open("{tmp}/body.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
+        if with_jwt:
+            Path(tmp, f"{name}.tokens").write_text("\n".join(_tokens(url, 2000 * duration)) + "\n")
+            lua += (f'tokens = {{}}\nfor line in io.lines("{tmp}/{name}.tokens") do tokens[#tokens + 1] = line end\n'
+                    'counter = 0\nfunction setup(thread) thread:set("offset", counter) counter = counter + 1 end\n'
+                    'function init(args) i = offset end\n'
+                    'function request()\n  i = i + 2\n'
+                    '  wrk.headers["Authorization"] = "Bearer " .. tokens[i]\n'
+                    '  return wrk.format()\nend\n')
+        Path(tmp, f"{name}.lua").write_text(lua)
     server = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
                                "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    label = "with a JWT verified per call" if with_jwt else "development mode, no JWT"
     try:
-        _wait_for(f"http://127.0.0.1:{port}/cds-services")
+        _wait_for(f"http://127.0.0.1:{port}/healthz")
         rss = _worker_rss(server.pid)
         print(f"  resident memory per worker after start: {', '.join(f'{r:.0f} MB' for r in rss)}")
         # Warm-up (not measured): each worker's first calls fill its per-process caches (drug identification).
-        subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", f"{tmp}/post.lua",
-                        f"http://127.0.0.1:{port}/cds-services/{SERVICE}"], capture_output=True)
-        out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", f"{tmp}/post.lua",
-                              f"http://127.0.0.1:{port}/cds-services/{SERVICE}"], capture_output=True, text=True).stdout
+        subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", f"{tmp}/warm.lua", url], capture_output=True)
+        out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", f"{tmp}/post.lua", url],
+                             capture_output=True, text=True).stdout
         rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
         p50 = re.search(r"50%\s+([\d.]+\w+)", out).group(1)
         p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        print(f"  wrk -c8 {seconds}s, 10-med request: {rps} req/s, p50 {p50}, p99 {p99}"
+        print(f"  wrk -c8 {seconds}s, 10-med request, {label}: {rps} req/s, p50 {p50}, p99 {p99}"
               f"{', non-2xx: ' + errors.group(1) if errors else ''}")
         print(f"  resident memory per worker after load: {', '.join(f'{r:.0f} MB' for r in _worker_rss(server.pid))}")
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+ISSUER = "https://ehr.bench.example"
+_KEY = None
+
+
+def _key():
+    global _KEY
+    if _KEY is None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        _KEY = ec.generate_private_key(ec.SECP384R1())
+    return _KEY
+
+
+def _jwks() -> dict:
+    import jwt
+
+    key = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(_key().public_key()))
+    return {"keys": [{**key, "kid": "bench", "alg": "ES384", "use": "sig"}]}
+
+
+def _tokens(audience: str, count: int) -> list[str]:
+    import uuid
+
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 600}
+    return [jwt.encode({**claims, "jti": str(uuid.uuid4())}, _key(), algorithm="ES384", headers={"kid": "bench"})
+            for _ in range(count)]
 
 
 def _wait_for(url: str) -> None:
@@ -227,7 +273,7 @@ class _SlowFhir(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, *args):
-        pass
+        over_http(args.seconds, args.threads, with_jwt=False)
 
 
 def fhir_fallback(repeat: int) -> None:
@@ -267,7 +313,8 @@ def main() -> None:
     if args.skip_http:
         print("  skipped")
     else:
-        over_http(args.seconds, args.threads)
+        over_http(args.seconds, args.threads, with_jwt=False)
+        over_http(args.seconds, args.threads, with_jwt=True)
     print("4. cold start")
     cold_start(5)
     print("5. FHIR fallback")

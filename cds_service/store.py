@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
-                        delete, event, func, select, text)
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, bindparam,
+                        create_engine, delete, event, func, select, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 
@@ -106,6 +106,12 @@ class Store:
             raise ValueError(f"DATABASE_URL: unsupported database '{self.dialect}' (use postgresql+psycopg:// or sqlite://)")
         metadata.create_all(self.engine)  # idempotent; several replicas starting at once are safe (IF NOT EXISTS)
         self._jti_calls = 0
+        # Built once (a statement built per call cost more than the commit). One statement: a new token id is
+        # inserted, an expired one taken over; an unexpired one (a replay) returns no row.
+        insert = self._insert(jti_seen).values(token_key=bindparam("key"), expires_at=bindparam("expires"))
+        self._claim_jti = insert.on_conflict_do_update(
+            index_elements=[jti_seen.c.token_key], set_={"expires_at": insert.excluded.expires_at},
+            where=jti_seen.c.expires_at <= bindparam("now")).returning(jti_seen.c.token_key)
         self._pending: queue.Queue | None = None  # cards shown, waiting for the writer thread (record_cards)
         self._writer_pid: int | None = None
         self._writer_lock = threading.Lock()
@@ -223,11 +229,7 @@ class Store:
             self._jti_calls += 1
             if self._jti_calls % 500 == 0:
                 conn.execute(delete(jti_seen).where(jti_seen.c.expires_at <= now))
-            else:
-                conn.execute(delete(jti_seen).where(jti_seen.c.token_key == key, jti_seen.c.expires_at <= now))
-            result = conn.execute(self._insert(jti_seen).values(token_key=key, expires_at=expires_at)
-                                  .on_conflict_do_nothing().returning(jti_seen.c.token_key))
-            return len(result.all()) == 1
+            return len(conn.execute(self._claim_jti, {"key": key, "expires": expires_at, "now": now}).all()) == 1
 
     def ping(self) -> bool:
         with self.engine.connect() as conn:
