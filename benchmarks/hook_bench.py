@@ -273,7 +273,7 @@ class _SlowFhir(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def log_message(self, *args):
-        over_http(args.seconds, args.threads, with_jwt=False)
+        pass
 
 
 def fhir_fallback(repeat: int) -> None:
