@@ -54,6 +54,7 @@ def one(knowledge: DrugKnowledge, concept: dict, sig: list) -> None:
         return
     use = MedicationUse("MedicationRequest/x", "MedicationRequest", "current", product.name, product,
                         {"dosageInstruction": sig}, None, None, "active")
+    _ = use.dose  # computed when first read (a rule asks); every medication is dosed here
     medication_mme(use)
 
 
