@@ -32,7 +32,7 @@ class MedicationUse:
     role: str
     display: str
     product: Product | None
-    order: Mapping[str, Any] = field(compare=False, repr=False)
+    order: Mapping[str, Any] = field(repr=False)
     start: date | None
     end: date | None
     status: str
