@@ -126,7 +126,7 @@ class Store:
         The rows are queued and a writer thread of this process commits them at most once a second, off the
         hook call's path: a commit per call cost more than all the rules, and workers queued behind one another
         on SQLite's write lock (BENCHMARKS.md). Reads in this process wait for what it queued
-        (``flush``); shutdown flushes too. What a crashed process had queued (a few milliseconds of cards) is
+        (``flush``); shutdown flushes too. What a crashed process had queued (up to its last second of cards) is
         lost; feedback for such a card is still stored, without its rule. If the database stays unavailable
         the queue is bounded: cards beyond it are not recorded (logged) and the hook call still answers.
         """
