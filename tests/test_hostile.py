@@ -62,11 +62,15 @@ def test_draft_nested_too_deeply_is_400_naming_the_draft(client):
 
 
 def test_deep_nesting_in_a_history_record_does_not_hide_its_risk(client):
-    """A junk extension deep inside the current morphine order is skipped; the morphine still counts."""
+    """A junk extension deep inside the current morphine order is skipped; the morphine still counts: the
+    cards, totals included, are those of the same request without the junk."""
+    assert load_json(HIGH_MME)["prefetch"]["medicationRequests"]["entry"][2]["resource"]["id"] == "rx-morphine-er"
+    clean = post_hook(client, load_json(HIGH_MME)).get_json()["cards"]
     body = _body_with_nesting((*MORPHINE_ER, "extension"), 300, "extension")  # 600 levels of JSON
     response = client.post(HOOK_URL, data=body, content_type="application/json")
-    assert response.status_code == 200
     assert "high-mme" in rule_ids(response)
+    assert [(c["summary"], c["detail"]) for c in response.get_json()["cards"]] == [
+        (c["summary"], c["detail"]) for c in clean]
 
 
 @pytest.mark.parametrize("path", [

@@ -5,15 +5,17 @@ token ids refused when replayed, and several replicas sharing one PostgreSQL dat
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from datetime import date, datetime, timezone
 
 import pytest
+from sqlalchemy import select
 
 from cds_service import create_app
 from cds_service.review import governance
-from cds_service.store import Store
+from cds_service.store import Store, cards_shown
 from conftest import FIXTURE_NOW, load_json
 from test_auth import ISS, JWKS, token
 
@@ -56,7 +58,7 @@ def test_feedback_is_tied_to_its_rule_and_stored_once(store):
 def test_cards_queued_by_a_process_are_written_when_it_closes(store):
     store.record_cards("svc", [("card-1", "high-mme", "warning")], NOW)
     store.close()  # a worker exiting
-    reopened = Store(str(store.engine.url.render_as_string(hide_password=False)))
+    reopened = Store(store.engine.url.render_as_string(hide_password=False))
     try:
         assert [r["card_uuid"] for r in _shown(reopened)] == ["card-1"]
     finally:
@@ -64,9 +66,6 @@ def test_cards_queued_by_a_process_are_written_when_it_closes(store):
 
 
 def _shown(store: Store) -> list[dict]:
-    from sqlalchemy import select
-
-    from cds_service.store import cards_shown
     with store.engine.connect() as conn:
         return [dict(r) for r in conn.execute(select(cards_shown)).mappings()]
 
@@ -192,8 +191,6 @@ def test_hook_call_answers_while_its_cards_cannot_be_recorded(client, caplog):
 
 
 def test_card_records_beyond_the_bound_are_dropped_while_the_database_is_locked(tmp_path, monkeypatch, caplog):
-    import sqlite3
-
     monkeypatch.setattr("cds_service.store.MAX_PENDING_CALLS", 1)
     monkeypatch.setattr("cds_service.store.BATCH_SECONDS", 0)  # the writer commits at once (and waits for the lock)
     path = tmp_path / "locked.sqlite3"
