@@ -1,21 +1,35 @@
-"""Regenerate cds_service/knowledge/data/products.csv from the eCQM value sets in the PyPI package `canvas`.
+"""Regenerate the product table (products.csv) and the brand table (brands.csv) from permissively licensed
+RxNorm value sets.
 
-Why: EHRs often send an RxCUI with no display name. The service derives ingredient, strength and form from
-the RxNorm name, so it needs the name behind each product code. The `canvas` SDK (MIT licence, Canvas
-Medical) ships the VSAC eCQM medication value sets as Python source, each RxNorm code followed by its RxNorm
-name in a comment. This script reads those files as text; `canvas` is not a runtime dependency.
+Why: EHRs often send an RxCUI with no display name, or a brand name alone ("Norco", "Ultram"). The service
+derives ingredient, strength and form from the RxNorm name behind a code, and a brand's ingredients from
+RxNorm's branded names (SBD, ``... [OxyContin]``), so it needs both tables. Sources, read as text (neither is
+a runtime dependency):
+
+- the CDC Opioid Prescribing Support IG value-set expansions (CC0, CDC), in a clone of the public repository
+  ``cqframework/opioid-cds-r4`` (``input/vocabulary/valueset/*.json`` and the earlier versions under ``archive/``;
+  every RxNorm entry with its display);
+- the VSAC eCQM medication value sets shipped as Python source by the PyPI package ``canvas`` (MIT licence,
+  Canvas Medical), each RxNorm code followed by its RxNorm name in a comment.
 
 Usage:
     pip download --no-deps -d /tmp/canvas canvas
-    python scripts/build_product_table.py /tmp/canvas/canvas-*.whl
-Only products with at least one ingredient from ingredients.csv are kept.
+    git clone https://github.com/cqframework/opioid-cds-r4 /tmp/opioid-cds-r4   # or a bare mirror
+    python scripts/build_product_table.py /tmp/canvas/canvas-*.whl /tmp/opioid-cds-r4
+
+Only products with at least one ingredient from ingredients.csv are kept. A brand is listed with the
+ingredients, routes and release of its products; a brand whose products differ in release or patch says
+"mixed", so that the brand alone never decides them.
 """
 from __future__ import annotations
 
 import csv
+import json
 import re
+import subprocess
 import sys
 import zipfile
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,14 +37,18 @@ sys.path.insert(0, str(ROOT))
 
 from cds_service.knowledge.drugs import DrugKnowledge  # noqa: E402
 
+DATA = ROOT / "cds_service" / "knowledge" / "data"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 CLASS_RE = re.compile(r"^class (\w+)\(ValueSet\):", re.M)
 EXPANSION_RE = re.compile(r'EXPANSION_VERSION = "([^"]+)"')
 RXNORM_BLOCK_RE = re.compile(r"RXNORM = \{(.*?)\n    \}", re.S)
 ENTRY_RE = re.compile(r'^\s*"(\d+)",\s*#\s*(.+?)\s*$', re.M)
+BRAND_RE = re.compile(r"\[([^\]]+)\]\s*$")
+# The current expansions, then those of earlier IG versions (non-opioid CNS depressants such as the gabapentinoids).
+VALUE_SET_DIRS = ("input/vocabulary/valueset/", "archive/input/vocabulary/valueset/")
 
 
-def read_value_sets(wheel: Path) -> tuple[dict[str, tuple[str, set[str]]], str]:
-    products: dict[str, tuple[str, set[str]]] = {}
+def read_canvas(wheel: Path, products: dict[str, tuple[str, set[str]]]) -> str:
     expansion = ""
     with zipfile.ZipFile(wheel) as zf:
         for member in sorted(zf.namelist()):
@@ -46,20 +64,45 @@ def read_value_sets(wheel: Path) -> tuple[dict[str, tuple[str, set[str]]], str]:
                 if not block:
                     continue
                 for code, display in ENTRY_RE.findall(block.group(1)):
-                    entry = products.setdefault(code, (display, set()))
-                    entry[1].add(name)
-    return products, expansion
+                    products.setdefault(code, (display, set()))[1].add(name)
+    return expansion
 
 
-def main(wheel: str) -> None:
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def read_cdc_ig(repo: Path, products: dict[str, tuple[str, set[str]]]) -> str:
+    """Every RxNorm entry of the IG's current value-set expansions (a clone or a bare mirror); the commit read."""
+    commit = _git(repo, "rev-parse", "HEAD").strip()
+    paths = _git(repo, "ls-tree", "-r", "--name-only", "HEAD", *VALUE_SET_DIRS).split()
+    for path in paths:
+        if not path.endswith(".json"):
+            continue
+        vs = json.loads(_git(repo, "show", f"HEAD:{path}"))
+        if vs.get("resourceType") != "ValueSet":
+            continue
+        name = ("CDC-archive:" if path.startswith("archive/") else "CDC:") + (vs.get("name") or Path(path).stem)
+        for entry in vs.get("expansion", {}).get("contains", []):
+            if entry.get("system") == RXNORM and entry.get("code") and entry.get("display"):
+                products.setdefault(entry["code"], (entry["display"], set()))[1].add(name)
+    return commit
+
+
+def main(wheel: str, cdc_repo: str) -> None:
     knowledge = DrugKnowledge.load(with_products=False)
-    products, expansion = read_value_sets(Path(wheel))
-    out = ROOT / "cds_service" / "knowledge" / "data" / "products.csv"
+    products: dict[str, tuple[str, set[str]]] = {}
+    expansion = read_canvas(Path(wheel), products)
+    commit = read_cdc_ig(Path(cdc_repo), products)
+    header = (f"# Generated by scripts/build_product_table.py from {Path(wheel).name} (canvas SDK, MIT licence, Canvas "
+              f"Medical: VSAC eCQM value sets, {expansion}) and the CDC Opioid Prescribing Support IG value sets "
+              f"(CC0, CDC; github.com/cqframework/opioid-cds-r4 @ {commit}, value sets prefixed CDC:, and CDC-archive: for earlier IG versions' expansions).\n"
+              "# RxNorm names are NLM's. Only products with an ingredient known to ingredients.csv are kept.\n")
     kept = 0
-    with out.open("w", newline="", encoding="utf-8") as fh:
-        fh.write(f"# Generated by scripts/build_product_table.py from {Path(wheel).name} "
-                 f"(canvas SDK, MIT licence, Canvas Medical): VSAC eCQM value sets, {expansion}.\n")
-        fh.write("# RxNorm names are NLM's. Only products with an ingredient known to ingredients.csv are kept.\n")
+    brands: dict[str, dict] = defaultdict(lambda: {"ingredients": set(), "routes": set(), "er": set(),
+                                                   "patch": set(), "codes": [], "sets": set()})
+    with (DATA / "products.csv").open("w", newline="", encoding="utf-8") as fh:
+        fh.write(header)
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["rxcui", "name", "value_sets"])
         for code in sorted(products, key=int):
@@ -68,8 +111,33 @@ def main(wheel: str) -> None:
                 continue
             writer.writerow([code, display, ";".join(sorted(sets))])
             kept += 1
-    print(f"{kept} products written to {out.relative_to(ROOT)} (of {len(products)} RxNorm codes read)")
+            brand = BRAND_RE.search(display)
+            product = knowledge.product_from_name(display, code)
+            if brand and product is not None and not display.startswith("{"):  # packs name a kit, not a brand
+                entry = brands[brand.group(1).strip()]
+                entry["ingredients"].add(";".join(sorted(product.ingredient_names)))
+                if product.form.route:  # names without a dose form (SBDC) say nothing of route or release
+                    entry["routes"].add(product.form.route)
+                    entry["patch"].add(product.form.patch)
+                if product.form.release_known:
+                    entry["er"].add(product.form.extended_release)
+                entry["codes"].append(code)
+                entry["sets"] |= {s.split(":")[0] if s.startswith("CDC") else "eCQM" for s in sets}
+    with (DATA / "brands.csv").open("w", newline="", encoding="utf-8") as fh:
+        fh.write(header.replace("Only products", "Brands of the branded products (SBD) there; only products"))
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["brand", "ingredients", "route", "extended_release", "patch", "example_rxcui", "source"])
+        for brand in sorted(brands, key=str.lower):
+            e = brands[brand]
+            if len(e["ingredients"]) != 1:
+                continue  # a brand name used for products of different ingredients identifies none of them
+            flag = lambda s: ("true" if s == {True} else "false" if s == {False} else "mixed")  # noqa: E731
+            route = next(iter(e["routes"])) if len(e["routes"]) == 1 else "mixed"
+            writer.writerow([brand, next(iter(e["ingredients"])), route, flag(e["er"]), flag(e["patch"]),
+                             min(e["codes"], key=int), "+".join(sorted(e["sets"]))])
+    print(f"{kept} products written to products.csv (of {len(products)} RxNorm codes read); "
+          f"{len(brands)} brands to brands.csv")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

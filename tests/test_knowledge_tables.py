@@ -155,7 +155,6 @@ SHAPES = [
     (OXY5, [dose_of({"when": ["MORN", "AFT", "EVE", "HS"]}, {"value": 1, "code": "{tbl}"})], 20),
     (OXY5, [dose_of(None, {"value": 1, "code": "{tbl}"}, timing_code="QID")], 20),
     (OXY5, [dose_of(None, {"value": 1, "code": "{tbl}"}, timing_code="Q4H")], 30),
-    (OXY5, [dose_of(None, {"value": 2, "code": "{tbl}"})], 10),  # no timing: once
     (OXY5, [dose_of({"frequency": 1, "period": 4, "periodMax": 6, "periodUnit": "h"}, {"value": 1, "code": "{tbl}"},
                     {"asNeededBoolean": True})], 30),  # q4-6h PRN: at most every 4 h
     (OXY5, [dose_of({"frequency": 1, "frequencyMax": 2, "period": 4, "periodUnit": "h"}, {"value": 1, "code": "{tbl}"},
@@ -206,6 +205,7 @@ def test_daily_dose_of_each_dosage_shape(code, dosages, mg_per_day):
     ([dose_of({"frequency": 2, "period": 1, "periodUnit": "d"}, {"value": "one", "code": "{tbl}"})], "numeric"),
     ([dose_of({"frequency": 2, "period": 1, "periodUnit": []}, {"value": 1, "code": "{tbl}"})], "could not be read"),
     ([], "no dosage"),
+    ([dose_of(None, {"value": 2, "code": "{tbl}"})], "schedule not stated"),  # never a silent once a day (RULES 5)
 ])
 def test_unreadable_doses_are_incomplete_with_a_reason(dosages, problem):
     dose = daily_dose(dosages, by_code(OXY5))

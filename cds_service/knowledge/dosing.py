@@ -5,17 +5,25 @@ never raises on odd data: a dose that cannot be computed is returned with ``comp
 never as zero.
 
 - Doses per day: ``frequencyMax`` else ``frequency`` over ``period``/``periodUnit``; else the count of
-  ``timeOfDay``/``when``; else a standard timing code (BID, TID...); else 1. PRN orders count at their
-  maximum frequency, which is what ``frequencyMax`` and the shortest ``period`` give.
+  ``timeOfDay``/``when``; else ``timing.code`` (GTS abbreviations and the text forms EHRs send: "Q6H PRN",
+  "EVERY 72 HOURS", "0900 & 1800"). When ``timing.repeat`` and ``timing.code`` both say and disagree, or
+  nothing says, the schedule is unknown and the dose incomplete: never a silent once a day (RULES.md 5).
+  PRN orders count at their maximum frequency (``frequencyMax``, the shortest interval of "Q4-6H").
 - Dose: ``doseQuantity`` else the high end of ``doseRange``; of several ``doseAndRate`` entries the one typed
-  ``ordered``, else the first. Units: the UCUM ``code``, then ``unit``.
-- ``maxDosePerPeriod`` caps the daily amount. Entries of one ``sequence`` are taken together (summed);
+  ``ordered``, else the first; else Epic's ``ordered-dose`` then ``admin-amount`` extensions. Units: the UCUM
+  ``code``; the ``unit`` text when the code is in another (local) system.
+- ``maxDosePerPeriod`` caps the daily amount, and the doses a day are the capped number, so that one dose is
+  always the daily total divided by the doses a day. Entries of one ``sequence`` are taken together (summed);
   entries of different sequences follow each other, so the highest is used.
-- Patches: the rate in mcg/h times the number of patches, whatever the change interval.
+- Patches: the rate in mcg/h times the number of patches, whatever the change interval; a dose written as a
+  rate (``25 mcg/h``, ``ug/h``) is that rate.
+- A dose or period of zero or less, or a number too large to compute with, makes the dose incomplete.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +38,14 @@ MASS_MG: dict[str, float] = _TABLES["mass_units_mg"]
 VOLUME_ML: dict[str, float] = _TABLES["volume_units_ml"]
 COUNT_UNITS = frozenset(_TABLES["count_units"])
 ACTUATION_UNITS = frozenset(_TABLES["actuation_units"])
+RATE_UNITS: dict[str, float] = _TABLES["rate_units_mg_per_hour"]
+UCUM_SYSTEMS = frozenset(_TABLES["ucum_systems"])
+EPIC_DOSE_EXTENSIONS: list[str] = _TABLES["epic_dose_extensions"]
+_IGNORED_RE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in _TABLES["timing_text_ignored_words"]) + r")\b")
+_EVERY_HOURS_RE = re.compile(r"^(?:Q|EVERY)\s*(\d+(?:\.\d+)?)(?:\s*\(\w+\))?\s*(?:(?:-|TO)\s*(\d+(?:\.\d+)?)(?:\s*\(\w+\))?\s*)?(?:H|HR|HRS|HOURS?)$")
+_EVERY_DAYS_RE = re.compile(r"^(?:Q|EVERY)\s*(\d+)(?:\s*\(\w+\))?\s*(?:D|DAYS?)$")
+_TIMES_RE = re.compile(r"^(\d+)(?:\s*\(\w+\))?\s*TIMES\s*(?:A|PER|EACH)?\s*(?:DAY|DAILY)$")
+_CLOCK_RE = re.compile(r"^\d{1,2}:?\d{2}(?:\s*(?:&|,|AND)\s*\d{1,2}:?\d{2})+$")
 
 
 @dataclass(frozen=True)
@@ -56,39 +72,67 @@ class DailyDose:
 def _float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) else None
+    except (ValueError, OverflowError):
+        return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _unit(quantity: dict) -> str:
+    """The UCUM code; the unit text when the code belongs to another (local) system."""
+    system = quantity.get("system")
+    if system and str(system) not in UCUM_SYSTEMS and quantity.get("unit"):
+        return str(quantity["unit"]).strip().lower()
     return str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
 
 
-def doses_per_day(dosage: dict) -> float:
-    """How many doses a day one Dosage allows (maximum frequency for PRN orders)."""
+def timing_code_doses(text: str) -> float | None:
+    """Doses a day a ``timing.code`` code or text gives ("BID", "Q6H PRN", "every 6 (six) hours"); None when
+    it cannot be read."""
+    words = " ".join(_IGNORED_RE.sub(" ", text.upper()).replace(",", " ").split())
+    if not words:
+        return None
+    if words in TIMING_CODES:
+        return float(TIMING_CODES[words])
+    if m := _EVERY_HOURS_RE.match(words):
+        hours = min(float(m.group(1)), float(m.group(2) or m.group(1)))  # "Q4-6H": as often as allowed
+        return 24.0 / hours if hours > 0 else None
+    if m := _EVERY_DAYS_RE.match(words):
+        return 1.0 / int(m.group(1)) if int(m.group(1)) > 0 else None
+    if m := _TIMES_RE.match(words):
+        return float(m.group(1)) if int(m.group(1)) > 0 else None
+    if _CLOCK_RE.match(words):
+        return float(len(re.findall(r"\d{1,2}:?\d{2}", words)))
+    return None
+
+
+def doses_per_day(dosage: dict) -> float | None:
+    """How many doses a day one Dosage allows (maximum frequency for PRN orders); None when it does not say or
+    its parts disagree."""
     timing = dosage.get("timing") if isinstance(dosage.get("timing"), dict) else {}
     repeat = timing.get("repeat") if isinstance(timing.get("repeat"), dict) else {}
     frequency = _float(repeat.get("frequencyMax")) or _float(repeat.get("frequency"))
-    period = _float(repeat.get("period"))
-    unit = repeat.get("periodUnit")
-    if period and period > 0 and unit in PERIOD_DAYS:
-        return (frequency or 1.0) / (period * PERIOD_DAYS[unit])
-    when = [w for w in (items(repeat.get("timeOfDay"))) + (items(repeat.get("when"))) if isinstance(w, str)]
-    if when:
-        return float(len(when)) * (frequency or 1.0)
+    if frequency is not None and frequency <= 0:
+        return None
+    from_repeat = None
+    period, unit = _float(repeat.get("period")), repeat.get("periodUnit")
+    if period is not None and unit in PERIOD_DAYS:
+        if period <= 0:
+            return None
+        from_repeat = (frequency or 1.0) / (period * PERIOD_DAYS[unit])
+    else:
+        when = [w for w in items(repeat.get("timeOfDay")) + items(repeat.get("when")) if isinstance(w, str)]
+        if when:
+            from_repeat = float(len(when)) * (frequency or 1.0)
     code = timing.get("code") if isinstance(timing.get("code"), dict) else {}
-    for coding in items(code.get("coding")):
-        if isinstance(coding, dict) and str(coding.get("code", "")).upper() in TIMING_CODES:
-            return TIMING_CODES[str(coding["code"]).upper()]
-    if isinstance(code.get("text"), str) and code["text"].strip().upper() in TIMING_CODES:
-        return TIMING_CODES[code["text"].strip().upper()]
-    return frequency or 1.0
+    texts = [str(c.get("code")) for c in items(code.get("coding")) if isinstance(c, dict) and c.get("code")]
+    texts += [code["text"]] if isinstance(code.get("text"), str) else []
+    from_code = next((v for v in map(timing_code_doses, texts) if v is not None), None)
+    if from_repeat is not None and from_code is not None and abs(from_repeat - from_code) > 1e-6 * from_code:
+        return None
+    result = from_repeat if from_repeat is not None else from_code
+    return result if result is not None and math.isfinite(result) and result > 0 else None
 
 
 def _dose_quantity(dosage: dict) -> dict | None:
@@ -99,6 +143,10 @@ def _dose_quantity(dosage: dict) -> dict | None:
         entries = [e for e in raw or [] if isinstance(e, dict)] if isinstance(raw, list) else []
         chosen = next((e for e in entries if _is_ordered(e)), entries[0] if entries else None)
     if chosen is None:
+        for url in EPIC_DOSE_EXTENSIONS:
+            ext = next((e for e in items(dosage.get("extension")) if isinstance(e, dict) and e.get("url") == url), None)
+            if ext is not None and isinstance(ext.get("valueQuantity"), dict):
+                return ext["valueQuantity"]
         return None
     if isinstance(chosen.get("doseQuantity"), dict):
         return chosen["doseQuantity"]
@@ -163,6 +211,12 @@ def _cap_in_dose_units(cap: tuple[float, str], unit: str, components: tuple[Comp
     return float("inf")
 
 
+def is_prn(dosages: Any) -> bool:
+    """As needed (asNeededBoolean, asNeededCodeableConcept, R5 asNeeded)."""
+    return any(isinstance(d, dict) and (d.get("asNeededBoolean") is True or isinstance(d.get("asNeededCodeableConcept"), dict)
+                                        or d.get("asNeeded") is True) for d in items(dosages))
+
+
 def daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
     """The daily amount of each ingredient of ``product`` under ``dosages`` (a dosageInstruction list).
 
@@ -177,8 +231,7 @@ def _daily_dose(dosages: list[Any] | None, product: Product) -> DailyDose:
     if not isinstance(dosages, list):
         dosages = [dosages] if isinstance(dosages, dict) else []
     entries = [d for d in dosages or [] if isinstance(d, dict)]
-    prn = any(d.get("asNeededBoolean") is True or isinstance(d.get("asNeededCodeableConcept"), dict)
-              or d.get("asNeeded") is True for d in entries)
+    prn = is_prn(entries)
     if not entries:
         return _incomplete(product, prn, "no dosage instruction")
     if len(entries) == 1:
@@ -218,26 +271,29 @@ def _group_dose(group: list[dict], product: Product, prn: bool) -> DailyDose:
                 return _incomplete(product, prn, "no structured dose (free-text sig)")
         value = _float(quantity.get("value"))
         unit = _unit(quantity)
-        if value is None or value < 0:
-            return _incomplete(product, prn, "dose has no numeric value")
+        if value is None or value <= 0:
+            return _incomplete(product, prn, "dose has no positive numeric value")
         per_day = doses_per_day(dosage)
-        daily_units = value * per_day
-        if (cap := _cap_per_day(dosage)) is not None:
+        if per_day is None and not patch:
+            return _incomplete(product, prn, "schedule not stated or contradictory (timing)")
+        daily_units = value * (per_day or 0.0)
+        if per_day and (cap := _cap_per_day(dosage)) is not None:
             daily_units = min(daily_units, _cap_in_dose_units(cap, unit, components))
+            per_day = daily_units / value  # the doses a day the cap allows: one dose = daily total / doses a day
         for i, component in enumerate(components):
-            if patch and component.per == "h":
-                rate = _amount_mg(component, value, unit, single)
-                if rate is None:
+            if patch and (component.per == "h" or (single and unit in RATE_UNITS)):
+                rate = value * RATE_UNITS[unit] if unit in RATE_UNITS else _amount_mg(component, value, unit, single)
+                if rate is None or not math.isfinite(rate):
                     return _incomplete(product, prn, f"patch dose in '{unit}' cannot be read")
                 rate_totals[i] += rate * 1000
                 mg_totals[i] += rate * 24
                 continue
             amount = _amount_mg(component, daily_units, unit, single)
-            if amount is None:
+            if amount is None or not math.isfinite(amount):
                 why = "product strength unknown" if component.strength_mg is None else f"dose unit '{unit}' does not fit"
                 return _incomplete(product, prn, f"{component.ingredient.name}: {why}")
             mg_totals[i] += amount
-    doses = tuple(IngredientDose(c.ingredient, mg_totals[i], rate_totals[i] if patch and c.per == "h" else None)
+    doses = tuple(IngredientDose(c.ingredient, mg_totals[i], rate_totals[i] if patch and (c.per == "h" or rate_totals[i]) else None)
                   for i, c in enumerate(components))
     return DailyDose(doses, per_day, value, unit, prn, True)
 

@@ -1,9 +1,9 @@
 """What a drug is: ingredients, classes, strengths and form, from RxNorm codes, names or a Medication resource.
 
-Resolution order (RULES.md 1.2): a product RxCUI in the product table (its RxNorm name is then parsed), the
-RxNorm name in ``coding.display`` or ``text``, an ingredient RxCUI, the ingredient names anywhere in the text,
-and last a ``Medication`` resource's ``ingredient[]``. A name is tried before an ingredient code because only
-the name carries strength and form. Everything here is pure and cached; the tables are read once.
+Resolution order (RULES.md 1.2 and 5): a product RxCUI in the product table; for a ``Medication`` resource, its
+coded ingredients with a strength that makes sense; the names in ``coding.display`` and ``text`` read in any
+style EHRs use (``names.py``); an ingredient RxCUI. A name read with ingredients that contradict the coded
+ingredients loses to the codes. Everything here is pure and cached; the tables are read once.
 """
 from __future__ import annotations
 
@@ -14,14 +14,22 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from .rxnorm import DoseForm, classify_dose_form, parse_name
 from .lenient import items
+from .names import NameReader, NameReading
 
 DATA = Path(__file__).parent / "data"
 RXNORM_SYSTEMS = frozenset({
     "http://www.nlm.nih.gov/research/umls/rxnorm",
     "urn:oid:2.16.840.1.113883.6.88",
 })
+
+
+@dataclass(frozen=True)
+class DoseForm:
+    route: str  # oral, transdermal, topical, sublingual, buccal, nasal, injection, rectal, ... or "" (not stated)
+    extended_release: bool
+    patch: bool
+    release_known: bool = True  # False: the name did not say immediate or extended release
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,10 @@ def _product_classes(components: Iterable[Component]) -> frozenset[str]:
     if comps and all("naloxone" in c.ingredient.classes for c in comps):
         classes.add("naloxone_rescue")
     classes.discard("naloxone")
+    # Naltrexone sequestered inside an opioid (morphine/naltrexone, oxycodone/naltrexone) is released only when
+    # the product is tampered with: not an antagonist order (RULES-WAVE2 4.1.7, EMBEDA label).
+    if "opioid" in classes:
+        classes.discard("opioid_antagonist")
     return frozenset(classes)
 
 
@@ -107,37 +119,35 @@ def make_product(name: str, components: Iterable[Component], form: DoseForm, rxc
     return Product(name, comps, form, rxcui, _product_classes(comps))
 
 
-_STRENGTH_UNITS = {
-    "MG": (1.0, "unit"), "MCG": (0.001, "unit"),
-    "MG/ML": (1.0, "mL"), "MCG/ML": (0.001, "mL"),
-    "MG/HR": (1.0, "h"), "MCG/HR": (0.001, "h"),
-    "MG/ACTUAT": (1.0, "actuation"), "MCG/ACTUAT": (0.001, "actuation"),
-}
-
-
-_PACK_RE = re.compile(r"^\{\s*\d+\s*\((.+?)\)\s*(?:/|\})")
-
-
 def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 class DrugKnowledge:
-    """The ingredient and product tables, and drug identification over them."""
+    """The ingredient, product and brand tables, and drug identification over them."""
 
-    def __init__(self, ingredients: list[Ingredient], aliases: dict[str, Ingredient], products: dict[str, str]):
+    def __init__(self, ingredients: list[Ingredient], aliases: dict[str, Ingredient], products: dict[str, str],
+                 brands: list[dict] | None = None):
         self.ingredients = {i.name: i for i in ingredients}
         self.by_rxcui = {i.rxcui: i for i in ingredients if i.rxcui}
         self._names = {**{i.name: i for i in ingredients}, **aliases}
         self.products = products  # RxCUI -> RxNorm name
-        alternation = "|".join(re.escape(n) for n in sorted(self._names, key=len, reverse=True))
-        self._scan_re = re.compile(rf"(?<![a-z])({alternation})(?![a-z])")
-        # The product table is parsed once here (about 50 ms), so that a code or an exact RxNorm name (any
-        # letter case) is a dictionary lookup during a hook call.
+        brand_rows = {}
+        for row in brands or ():
+            ings = [self.ingredients.get(n) for n in row["ingredients"].split(";")]
+            if all(ings):
+                brand_rows[row["brand"].lower()] = {**row, "ingredient_list": ings}
+        self.reader = NameReader(self._names, brand_rows)
+        # The product table is read once here, so that a code or an exact RxNorm name (any letter case) is a
+        # dictionary lookup during a hook call; its strengths are what other names' strengths are checked against.
+        readings = {code: self.reader.read(name, trusted=True) for code, name in products.items()}
+        for reading in readings.values():
+            if reading is not None:
+                self.reader.learn(reading)
         self.by_product_rxcui: dict[str, Product] = {}
         self.by_product_name: dict[str, Product] = {}
         for code, name in products.items():
-            product = self.product_from_name(name, code)
+            product = self._product(name, readings[code], code)
             if product is not None:
                 self.by_product_rxcui[code] = product
                 self.by_product_name.setdefault(name.lower(), product)
@@ -166,56 +176,29 @@ class DrugKnowledge:
                 for alias in filter(None, (a.strip().lower() for a in row["aliases"].split(";"))):
                     aliases[alias] = ing
         products: dict[str, str] = {}
-        for table in ("products.csv", "products_supplement.csv") if with_products else ():
-            with (DATA / table).open(encoding="utf-8") as fh:
-                for row in csv.DictReader(line for line in fh if not line.startswith("#")):
-                    products.setdefault(row["rxcui"], row["name"])
-        return cls(ingredients, aliases, products)
+        brands: list[dict] = []
+        if with_products:
+            for table in ("products.csv", "products_supplement.csv"):
+                products.update((r["rxcui"], r["name"]) for r in _csv_rows(DATA / table) if r["rxcui"] not in products)
+            brands = list(_csv_rows(DATA / "brands.csv"))
+        return cls(ingredients, aliases, products, brands)
 
     # -- names ---------------------------------------------------------------------------------------------
-    def ingredient_for(self, text: str) -> Ingredient | None:
-        """The ingredient a name component starts with ("oxycodone hydrochloride" -> oxycodone)."""
-        m = self._scan_re.match(text.lower())
-        return self._names[m.group(1)] if m else None
-
     def ingredients_named_in(self, text: str) -> list[Ingredient]:
-        seen: dict[str, Ingredient] = {}
-        for m in self._scan_re.finditer(text.lower()):
-            ing = self._names[m.group(1)]
-            seen.setdefault(ing.name, ing)
-        return list(seen.values())
+        return [ing for _, ing in self.reader.ingredients_in(" ".join(text.split()).lower())]
 
     def product_from_name(self, name: str, rxcui: str | None = None) -> Product | None:
-        """Parse an RxNorm (or RxNorm-like) name; fall back to the ingredient names found anywhere in it.
+        """Read a name in any style (RxNorm, Epic, tall-man with brand, prescriber text, brand alone)."""
+        return self._product(name, self.reader.read(name), rxcui)
 
-        A pack (``{7 (A 25 MG Oral Tablet) / ...} Pack``) is read as its first product; a qualifier before the
-        name (``Abuse-Deterrent``, ``Matrix Delivery``, ``Once-Daily``) is skipped.
-        """
-        if m := _PACK_RE.match(name):
-            name_to_parse = m.group(1)
-        else:
-            name_to_parse = name
-        parsed = parse_name(name_to_parse)
-        words = name_to_parse.split()
-        for skip in range(1, 3):
-            if parsed is not None and any(self.ingredient_for(c.text) for c in parsed.components):
-                break
-            parsed = parse_name(" ".join(words[skip:]))
-        if parsed is not None:
-            comps = []
-            for c in parsed.components:
-                ing = self.ingredient_for(c.text)
-                if ing is None:
-                    continue
-                factor, per = _STRENGTH_UNITS.get(c.unit, (None, None))
-                comps.append(Component(ing, c.strength * factor if factor else None, per))
-            if comps:
-                form = classify_dose_form(parsed.dose_form, parsed.duration_hours)
-                return make_product(name, comps, form, rxcui)
-        found = self.ingredients_named_in(name)
-        if not found:
+    @staticmethod
+    def _product(name: str, reading: NameReading | None, rxcui: str | None) -> Product | None:
+        if reading is None:
             return None
-        return make_product(name, (Component(i) for i in found), classify_dose_form(name), rxcui)
+        comps = tuple(Component(ing, s[0] if s else None, s[1] if s else None)
+                      for ing, s in zip(reading.ingredients, reading.strengths))
+        form = DoseForm(reading.route, reading.extended_release, reading.patch, bool(reading.release))
+        return make_product(name, comps, form, rxcui)
 
     # -- CodeableConcepts and Medication resources ---------------------------------------------------------
     def _identify_concept(self, codings: tuple[tuple[str, str, str], ...], text: str) -> Product | None:
@@ -227,22 +210,22 @@ class DrugKnowledge:
         for name in names:
             if (known := self.by_product_name.get(name.lower())) is not None:
                 return known
-        guesses: list[Product] = []
-        for name in names:
-            product = self.product_from_name(name, rx_codes[0] if rx_codes else None)
-            if product is not None and any(c.strength_mg is not None for c in product.components):
-                return product  # a full RxNorm-style name: ingredient, strength and form
-            if product is not None:
-                guesses.append(product)
-        for code in rx_codes:
-            if code in self.by_rxcui:
-                ing = self.by_rxcui[code]
-                label = names[0] if names else ing.name
-                return make_product(label, (Component(ing),), classify_dose_form(label), code)
-        return guesses[0] if guesses else None
+        coded = {self.by_rxcui[c].name: self.by_rxcui[c] for c in rx_codes if c in self.by_rxcui}
+        readings = [p for p in (self.product_from_name(n, rx_codes[0] if rx_codes else None) for n in names) if p]
+        if coded:
+            # A name that names other ingredients than the RxNorm ingredient codes is misread or mislabelled.
+            readings = [p for p in readings if set(p.ingredient_names) >= set(coded)]
+        if readings:
+            return max(readings, key=_completeness)
+        if coded:
+            label = names[0] if names else " / ".join(coded)
+            return make_product(label, tuple(Component(i) for i in coded.values()), _UNSTATED_FORM, rx_codes[0])
+        return None
 
     def identify(self, concept: Any, medication: Any = None) -> Product | None:
-        """Identify a drug from a CodeableConcept and/or a Medication resource (plain dicts, leniently read)."""
+        """Identify a drug from a CodeableConcept and/or a Medication resource (plain dicts, leniently read).
+
+        A Medication's product RxCUI wins; then its coded ingredients with sane strengths; then its names."""
         product = None
         if isinstance(concept, dict):
             # The usual record: an RxNorm product code. The same answer identify_concept gives (its first rule),
@@ -253,40 +236,85 @@ class DrugKnowledge:
                     if product is not None:
                         return product
             product = self.identify_concept(*_concept_key(concept))
-        if product is None and isinstance(medication, dict):
-            code = medication.get("code")
-            if isinstance(code, dict):
-                product = self.identify_concept(*_concept_key(code))
-            if product is None or not any(c.strength_mg for c in product.components):
-                from_ingredients = self._from_medication_ingredients(medication)
-                product = from_ingredients or product
+        if isinstance(medication, dict) and (product is None or _completeness(product) < (1, 1)):
+            from_medication = self._from_medication(medication)
+            if from_medication is not None and (product is None or _completeness(from_medication) >= _completeness(product)):
+                product = from_medication
         return product
 
-    def _from_medication_ingredients(self, medication: dict) -> Product | None:
+    def _from_medication(self, medication: dict) -> Product | None:
+        code = medication.get("code") if isinstance(medication.get("code"), dict) else {}
+        codings, text = _concept_key(code)
+        for system, value, _ in codings:
+            if system in RXNORM_SYSTEMS and value in self.by_product_rxcui:
+                return self.by_product_rxcui[value]
+        by_name = self.identify_concept(codings, text) if (codings or text) else None
+        form_words = " ".join(filter(None, [_form_text(medication), text]))
+        from_ingredients = self._from_medication_ingredients(medication, form_words, by_name)
+        if from_ingredients is not None and (by_name is None or _completeness(from_ingredients) >= _completeness(by_name)):
+            return from_ingredients
+        return by_name
+
+    def _from_medication_ingredients(self, medication: dict, form_words: str,
+                                     by_name: Product | None) -> Product | None:
         comps: list[Component] = []
-        names: list[str] = []
         for item in items(medication.get("ingredient")):
             if not isinstance(item, dict):
                 continue
             concept = item.get("itemCodeableConcept") or (item.get("item") or {}).get("concept")
             if not isinstance(concept, dict):
                 continue
-            found = self.identify_concept(*_concept_key(concept))
-            if found is None:
-                continue
-            ing = found.components[0].ingredient
-            names.append(ing.name)
-            strength = item.get("strength") or item.get("strengthRatio")
-            comps.append(Component(ing, *_ratio_strength(strength)))
+            codings, text = _concept_key(concept)
+            ing = next((self.by_rxcui[c] for s, c, _ in codings if s in RXNORM_SYSTEMS and c in self.by_rxcui), None)
+            if ing is None:
+                found = self.identify_concept(codings, text)
+                if found is None or len(found.components) != 1:
+                    continue
+                ing = found.components[0].ingredient
+            strength = _ratio_strength(item.get("strength") or item.get("strengthRatio"))
+            if strength[0] is not None and not self.reader.plausible(ing, *strength):
+                strength = (None, None)
+            comps.append(Component(ing, *strength))
         if not comps:
             return None
-        form_text = ""
-        form = medication.get("form") or medication.get("doseForm")
-        if isinstance(form, dict):
-            form_text = form.get("text") or next(
-                (c.get("display", "") for c in items(form.get("coding")) if isinstance(c, dict)), "")
-        return make_product(" / ".join(names) + (f" {form_text}" if form_text else ""), comps,
-                            classify_dose_form(str(form_text)))
+        names = tuple(c.ingredient.name for c in comps)
+        form_reading = self.reader.read(" ".join((*names, form_words)))
+        form = (DoseForm(form_reading.route, form_reading.extended_release, form_reading.patch,
+                         bool(form_reading.release)) if form_reading else _UNSTATED_FORM)
+        if any(c.per == "h" for c in comps) and not form.patch and form.route in ("", "transdermal"):
+            form = DoseForm("transdermal", False, True)
+        if by_name is not None and set(by_name.ingredient_names) == set(names):
+            # Strengths the ingredient list lacks may come from the name, when it read them for the same drug.
+            named = {c.ingredient.name: c for c in by_name.components}
+            comps = [c if c.strength_mg is not None else named[c.ingredient.name] for c in comps]
+            if not form.route:
+                form = by_name.form
+        label = " / ".join(names) + (f" {form_words}" if form_words else "")
+        return make_product(label, comps, form)
+
+
+_UNSTATED_FORM = DoseForm("", False, False, False)
+
+
+def _completeness(product: Product) -> tuple[int, int]:
+    """How much a reading knows: every strength, then a route."""
+    return (int(all(c.strength_mg is not None for c in product.components)), int(bool(product.form.route)))
+
+
+def _csv_rows(path: Path):
+    with path.open(encoding="utf-8") as fh:
+        yield from csv.DictReader(line for line in fh if not line.startswith("#"))
+
+
+def _form_text(medication: dict) -> str:
+    form = medication.get("form") or medication.get("doseForm")
+    if not isinstance(form, dict):
+        return ""
+    words = [form.get("text") if isinstance(form.get("text"), str) else ""]
+    for c in items(form.get("coding")):
+        if isinstance(c, dict):
+            words += [str(c.get("code") or ""), str(c.get("display") or "")]
+    return " ".join(w for w in words if w)
 
 
 def _concept_key(concept: dict) -> tuple[tuple[tuple[str, str, str], ...], str]:
@@ -299,24 +327,51 @@ def _concept_key(concept: dict) -> tuple[tuple[tuple[str, str, str], ...], str]:
 
 
 def _ratio_strength(strength: Any) -> tuple[float | None, str | None]:
-    """A Medication.ingredient.strength Ratio ("5 mg per 1 tablet") as mg per unit/mL/h."""
+    """A Medication.ingredient.strength Ratio ("5 mg per 1 tablet") as mg per unit/mL/h/actuation.
+
+    Epic sends the product strength as both numerator and denominator (15 "MG/5ML" over 15 "MG/5ML"): that is
+    not a ratio, so the unit string is read instead (15 MG/5ML = 3 mg/mL)."""
     if not isinstance(strength, dict):
         return None, None
     num, den = strength.get("numerator") or {}, strength.get("denominator") or {}
-    try:
-        value = float(num["value"])
-    except (KeyError, TypeError, ValueError):
+    if not isinstance(num, dict) or not isinstance(den, dict):
         return None, None
-    unit = str(num.get("code") or num.get("unit") or "").lower()
+    value = _positive(num.get("value"))
+    if value is None:
+        return None, None
+    num_unit = str(num.get("unit") or num.get("code") or "").strip().lower().replace(" ", "")
+    den_unit = str(den.get("unit") or den.get("code") or "").strip().lower().replace(" ", "")
+    if den and num_unit == den_unit and num.get("value") == den.get("value") and "/" in num_unit:
+        per_unit = _per_unit_strength(value, num_unit)
+        return per_unit if per_unit else (None, None)
+    unit = str(num.get("code") or num.get("unit") or "").strip().lower()
     factor = {"mg": 1.0, "ug": 0.001, "mcg": 0.001, "g": 1000.0}.get(unit)
     if factor is None:
         return None, None
-    den_unit = str(den.get("code") or den.get("unit") or "1").lower() if isinstance(den, dict) else "1"
-    try:
-        den_value = float(den.get("value", 1)) if isinstance(den, dict) else 1.0
-    except (TypeError, ValueError):
+    den_value = _positive(den.get("value", 1)) if den else 1.0
+    if den_value is None:
         return None, None
-    if den_value <= 0:
-        return None, None
-    per = {"ml": "mL", "h": "h", "hr": "h"}.get(den_unit, "unit")
+    den_code = str(den.get("code") or den.get("unit") or "1").strip().lower() if den else "1"
+    per = {"ml": "mL", "h": "h", "hr": "h", "{actuat}": "actuation", "actuation": "actuation"}.get(den_code, "unit")
     return value * factor / den_value, per
+
+
+def _per_unit_strength(value: float, unit: str) -> tuple[float, str] | None:
+    from .names import _UNITS  # the strength units a name may carry
+    if m := re.fullmatch(r"(mg|mcg)/(\d*\.?\d+)ml", unit):
+        volume = float(m.group(2))
+        return (value * (1.0 if m.group(1) == "mg" else 0.001) / volume, "mL") if volume > 0 else None
+    if unit in _UNITS:
+        factor, per = _UNITS[unit]
+        return value * factor, per
+    return None
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if 0 < number < float("inf") else None

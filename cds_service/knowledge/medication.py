@@ -6,7 +6,7 @@ from datetime import date
 from functools import cached_property
 from typing import Any, Mapping
 
-from .dosing import PERIOD_DAYS, DailyDose, daily_dose
+from .dosing import PERIOD_DAYS, DailyDose, daily_dose, is_prn
 from .drugs import Product
 from .lenient import items, parse_date
 
@@ -74,8 +74,11 @@ class MedicationUse:
         return self.dose is not None and not self.dose.prn
 
     def therapy_key(self) -> tuple | None:
-        """Same drug, strength and form: a request, its dispense and a statement about it are one therapy."""
-        return self.product.therapy_key if self.product is not None else None
+        """Same drug, strength, form and use: a request, its dispense and a statement about it are one therapy;
+        a scheduled order and a PRN order of one product are two (a regimen and its breakthrough dose)."""
+        if self.product is None:
+            return None
+        return self.product.therapy_key, is_prn(self.order.get("dosageInstruction"))
 
 
 def duration_days(quantity: Any) -> float | None:
