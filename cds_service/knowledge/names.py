@@ -177,9 +177,9 @@ class NameReader:
             self.ranges[(ing.name, key[1])] = (min(low, strength[0]), max(high, strength[0]))  # type: ignore[index]
 
     def plausible(self, ingredient: "Ingredient", strength_mg: float, per: str | None) -> bool:
-        """Within the strengths the product table knows for this ingredient (True when it knows none)."""
+        """Not above the strengths the product table knows for this ingredient (True when it knows none)."""
         span = self.ranges.get((ingredient.name, per or ""))
-        return span is None or span[0] - 1e-9 <= strength_mg <= span[1] + 1e-9
+        return span is None or strength_mg <= span[1] + 1e-9
 
     def ingredients_in(self, text: str) -> list[tuple[int, "Ingredient"]]:
         found: list[tuple[int, "Ingredient"]] = []
@@ -305,8 +305,9 @@ class NameReader:
             # Nothing to compare with: one ingredient is taken as written; a combination is not (order unsure).
             return tuple((v, per) for v in values) if n == 1 and not exact and not any_order else unknown
         if n == 1 and not exact:
-            low, high = min(k[0] for k in known), max(k[0] for k in known)
-            return ((values[0], per),) if low - 1e-9 <= values[0] <= high + 1e-9 else unknown
+            # Above every known product's strength is a misread (325 of "5-325" given to hydrocodone); below is
+            # not (compounded low-dose naltrexone 4.5 mg, paediatric liquids).
+            return ((values[0], per),) if values[0] <= max(k[0] for k in known) + 1e-9 else unknown
         wanted = tuple(round(values[i], 6) for i in order)
         if wanted in known:
             return tuple((v, per) for v in values)
