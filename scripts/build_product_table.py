@@ -75,7 +75,7 @@ def _git(repo: Path, *args: str) -> str:
 def read_cdc_ig(repo: Path, products: dict[str, tuple[str, set[str]]]) -> str:
     """Every RxNorm entry of the IG's current value-set expansions (a clone or a bare mirror); the commit read."""
     commit = _git(repo, "rev-parse", "HEAD").strip()
-    paths = _git(repo, "ls-tree", "-r", "--name-only", "HEAD", *VALUE_SET_DIRS).split()
+    paths = [p for d in VALUE_SET_DIRS for p in _git(repo, "ls-tree", "-r", "--name-only", "HEAD", d).split()]
     for path in paths:
         if not path.endswith(".json"):
             continue

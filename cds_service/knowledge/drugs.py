@@ -178,7 +178,7 @@ class DrugKnowledge:
         products: dict[str, str] = {}
         brands: list[dict] = []
         if with_products:
-            for table in ("products.csv", "products_supplement.csv"):
+            for table in ("products_supplement.csv", "products.csv"):  # the verified codes first
                 products.update((r["rxcui"], r["name"]) for r in _csv_rows(DATA / table) if r["rxcui"] not in products)
             brands = list(_csv_rows(DATA / "brands.csv"))
         return cls(ingredients, aliases, products, brands)
