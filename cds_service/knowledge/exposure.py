@@ -115,7 +115,7 @@ def _tolerance_lines(use: MedicationUse) -> list[ToleranceLine]:
             lines.append(ToleranceLine(use, ing.name, rate, "mcg/h", ing.tolerance_threshold,
                                        None if rate is None else rate / ing.tolerance_threshold,
                                        None if rate is not None else (use.dose.problem if use.dose else "dose unknown")))
-        elif ing.tolerance_unit == "mg/d" and use.product.form.route in ("oral", ""):
+        elif ing.tolerance_unit == "mg/d" and use.route in ("oral", ""):
             mg = dose.mg_per_day if dose else None
             lines.append(ToleranceLine(use, ing.name, mg, "mg/day", ing.tolerance_threshold,
                                        None if mg is None else mg / ing.tolerance_threshold,

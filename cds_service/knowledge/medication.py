@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from .dosing import PERIOD_DAYS, DailyDose, daily_dose, is_prn
 from .drugs import Product
 from .lenient import items, parse_date
+from .names import dosage_route
 
 _DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
 
@@ -61,6 +62,20 @@ class MedicationUse:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and per_day:
             return value / per_day
         return None
+
+    @cached_property
+    def route(self) -> str:
+        """The product's route; when the name does not say, the route the dosage names ("Oral", "IV"), else ""."""
+        if self.product is not None and self.product.form.route:
+            return self.product.form.route
+        for dosage in items(self.order.get("dosageInstruction")):
+            concept = dosage.get("route") if isinstance(dosage, dict) else None
+            if isinstance(concept, dict):
+                words = [concept.get("text")] + [c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict)]
+                for word in words:
+                    if isinstance(word, str) and (route := dosage_route(word)):
+                        return route
+        return ""
 
     @property
     def is_opioid(self) -> bool:

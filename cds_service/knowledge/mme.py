@@ -53,8 +53,8 @@ def medication_mme(use: MedicationUse) -> list[MMELine]:
                 lines.append(MMELine(use, ing.name, None, "CDC 2022 converts transdermal fentanyl only"))
             else:
                 lines.append(MMELine(use, ing.name, dose.mcg_per_hour * ing.mme_factor))
-        elif use.product.form.route not in _ORAL_ROUTES:
-            lines.append(MMELine(use, ing.name, None, f"{use.product.form.route} route: CDC 2022 factors are oral"))
+        elif use.route not in _ORAL_ROUTES:
+            lines.append(MMELine(use, ing.name, None, f"{use.route} route: CDC 2022 factors are oral"))
         else:
             lines.append(MMELine(use, ing.name, dose.mg_per_day * ing.mme_factor))
     return lines

@@ -34,7 +34,7 @@ _UNITS = {
     "mg/hr": (1.0, "h"), "mg/h": (1.0, "h"), "mcg/hr": (0.001, "h"), "mcg/h": (0.001, "h"),
     "ug/hr": (0.001, "h"), "ug/h": (0.001, "h"), "mcg/hour": (0.001, "h"),
     "mg/actuat": (1.0, "actuation"), "mcg/actuat": (0.001, "actuation"), "mg/actuation": (1.0, "actuation"),
-    "mcg/actuation": (0.001, "actuation"), "mg/spray": (1.0, "actuation"), "mcg/spray": (0.001, "actuation"),
+    "mcg/actuation": (0.001, "actuation"), "mg/act": (1.0, "actuation"), "mcg/act": (0.001, "actuation"), "mg/spray": (1.0, "actuation"), "mcg/spray": (0.001, "actuation"),
 }
 _NUM = r"\d*\.?\d+"
 _UNIT_RE = (r"(?P<unit>mg/\s*(?P<vol>\d*\.?\d+)\s*ml|mcg/\s*(?P<vol2>\d*\.?\d+)\s*ml|"
@@ -149,6 +149,12 @@ def _form(text: str, brand_flags: dict | None, per_hour: bool):
     return route, release, patch, bool(forms or routes_stated)
 
 
+def dosage_route(text: str) -> str:
+    """The route a Dosage.route text or display names ("Oral", "Intravenous", "TD"); "" when none or several."""
+    routes = {VOCABULARY["routes"][m.group(1)] for m in _ROUTE_RE.finditer(text.lower())}
+    return routes.pop() if len(routes) == 1 else ""
+
+
 class NameReader:
     """Reads names against the ingredient table, the brand table and the strengths of known products."""
 
@@ -228,10 +234,20 @@ class NameReader:
         ingredients = tuple(i for _, i in mentions)
         per_hour = any(s is not None and s[1] == "h" for s in strengths)
         route, release, patch, stated = _form(text_wo_brand, brand, per_hour)
+        if not trusted:
+            strengths = self._per_form(mentions, strengths, route, patch)
         return NameReading(ingredients, strengths, route, release, patch,
                            brand["brand"] if brand else None, stated)
 
     # -- strengths -------------------------------------------------------------------------------------------
+    def _per_form(self, mentions, strengths: tuple, route: str, patch: bool) -> tuple:
+        """A bare mass ("25 mcg", "4 mg") means per hour on a patch, per spray on a nasal spray and a dose, not a
+        strength, on an injection; it is kept in that sense only when a known product has exactly that strength."""
+        per = "h" if patch else "actuation" if route == "nasal" else "unit" if route == "injection" else None
+        if per is None or not strengths or any(s is None or s[1] != "unit" for s in strengths):
+            return strengths
+        got = self._checked(mentions, [s[0] for s in strengths], [per] * len(strengths), exact=True)
+        return got
     def _segments(self, text: str, trusted: bool):
         """RxNorm's combination grammar, "A 325 MG / B 5 MG ...": each part names one ingredient and its own
         strength, so each known ingredient takes the strength of its part (ingredients the table does not know,
