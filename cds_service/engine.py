@@ -16,7 +16,7 @@ from .fhir.client import FhirClient
 from .fhir.prefetch import gather
 from .fhir.versions import check_draft
 from .fhir.prefetch import PreconditionFailed  # noqa: F401  (re-exported for the API layer)
-from .hooks import HookError, order_context  # noqa: F401
+from .hooks import HookError, OrderContext, order_context  # noqa: F401
 from .knowledge.drugs import DrugKnowledge
 from .rules import DEFAULT_PARAMS, RULES, Finding
 
@@ -60,9 +60,10 @@ class Engine:
                    "read_timeout": self.settings["FHIR_READ_TIMEOUT"],
                    "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"],
                    "deadline": self.settings["FHIR_DEADLINE"]}
+        unresolved = _unresolved_medications(ctx)
         record = gather(body.get("prefetch"), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),
                         self.settings["FHIR_SERVER_ALLOWLIST"], ctx.fhir_version == "DSTU2",
-                        self.client_factory, options)
+                        self.client_factory, options, unresolved)
         facts = self.facts.build(ctx, record, today)
         findings: list[Finding] = []
         seen: set = set()
@@ -84,3 +85,11 @@ class Engine:
         cards = order_cards([c for c, _ in rendered], self.settings["MAX_CARDS"])
         rule_of = {id(c): rid for c, rid in rendered}
         return Result(cards, [rule_of[id(c)] for c in cards], record.missing, record.failed, len(facts.unidentified))
+
+
+def _unresolved_medications(ctx: OrderContext) -> list[dict]:
+    """The drafts' references to Medication resources neither contained nor in the draft Bundle."""
+    in_bundle = {r.get("id") for r in ctx.other_resources if r.get("resourceType") == "Medication"}
+    refs = [d.r4.get("medicationReference") for d in ctx.drafts]
+    return [r for r in refs if isinstance(r, dict) and isinstance(r.get("reference"), str)
+            and not r["reference"].startswith("#") and r["reference"].rsplit("/", 1)[-1] not in in_bundle]

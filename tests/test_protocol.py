@@ -296,6 +296,41 @@ def test_paging_is_followed_on_the_same_server_only(client):
         assert FENTANYL not in rule_ids(post_hook(client, body))  # the morphine on page 2 was read
 
 
+def _morphine_by_reference() -> dict:
+    """The morphine ER history as Epic's search returns it: the medication named by a reference and a display."""
+    bundle = load_json("resources/searchset-morphine-er-90mg-since-october.json")
+    order = bundle["entry"][0]["resource"]
+    del order["medicationCodeableConcept"]
+    order["medicationReference"] = {"reference": "Medication/erx-50123", "display": "MORPHINE SULFATE ER"}
+    return bundle
+
+
+MORPHINE_ER_MEDICATION = {"resourceType": "Medication", "id": "erx-50123", "code": {"coding": [
+    {"system": "urn:oid:1.2.840.114350.1.13.0.1.7.2.698288", "code": "50123", "display": "MORPHINE SULFATE ER"},
+    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "891885"}], "text": "MORPHINE SULFATE ER"}}
+
+
+def test_medications_named_only_by_reference_are_fetched_and_read(client):
+    body = load_json("sandbox/order-sign-r4-fentanyl-no-prefetch.json")
+    with responses.RequestsMock() as mock:
+        _mock_r4(mock, _morphine_by_reference())
+        mock.get(f"{R4_SERVER}/Medication", json={"resourceType": "Bundle", "type": "searchset",
+                                                  "entry": [{"resource": MORPHINE_ER_MEDICATION}]},
+                 match=[responses.matchers.query_param_matcher({"_id": "erx-50123"})])
+        # 90 mg/day of morphine ER for seven weeks, known only from the fetched Medication: opioid-tolerant.
+        assert FENTANYL not in rule_ids(post_hook(client, body))
+
+
+def test_a_failed_medication_fetch_falls_back_to_the_display_and_the_dose_is_unknown(client):
+    body = load_json("sandbox/order-sign-r4-fentanyl-no-prefetch.json")
+    with responses.RequestsMock() as mock:
+        _mock_r4(mock, _morphine_by_reference())
+        mock.get(f"{R4_SERVER}/Medication", status=503)
+        response = post_hook(client, body)
+    # "MORPHINE SULFATE ER" says no strength: tolerance cannot be shown, so the patch still gets its card.
+    assert FENTANYL in rule_ids(response)
+
+
 # -- feedback ---------------------------------------------------------------------------------------------------------
 def _feedback(card_uuid: str, suggestion: str | None = None) -> dict:
     item = {"card": card_uuid, "outcome": "accepted" if suggestion else "overridden",

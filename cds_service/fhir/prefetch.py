@@ -9,6 +9,10 @@ What is still missing is fetched from ``fhirServer`` when that server is allow-l
 list (MedicationRequest, or DSTU2 MedicationOrder) can be had neither way the hook answers 412 (CDS Hooks 2.0,
 "Prefetch"); statements, dispenses, conditions, observations and the Patient only make the rules that read
 them work with less, and the record says what was missing.
+
+Epic's prefetch names a medication by ``medicationReference`` with only a display; the Medication resources
+themselves (their codes and ingredients) are then fetched from the same allow-listed server in one search
+(``Medication?_id=...``). When that fails or is not allowed, the display name identifies the drug.
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+import re
+from typing import Any, Callable, Iterable
 
 from .client import FhirClient, is_allowed
 
@@ -83,10 +88,37 @@ def _resources_of(value: Any) -> list[dict] | None:
     return [value]
 
 
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_MEDICATION_USERS = ("MedicationRequest", "MedicationOrder", "MedicationStatement", "MedicationDispense")
+MAX_MEDICATION_FETCH = 100
+
+
+def _medication_id(reference: Any, fhir_server: str | None) -> str | None:
+    """The id of a Medication a reference points to on the EHR's own server ("Medication/123", or that
+    server's absolute URL); None for contained, foreign or malformed references."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+        return None
+    target = reference["reference"].split("/_history")[0]
+    if "://" in target:
+        if not fhir_server or not target.startswith(fhir_server.rstrip("/") + "/"):
+            return None
+        target = target[len(fhir_server.rstrip("/")) + 1:]
+    kind, _, rid = target.partition("/")
+    return rid if kind == "Medication" and _FHIR_ID.fullmatch(rid) else None
+
+
+def _wanted_medications(record: "PatientRecord", references: Iterable[Any], fhir_server: str | None) -> list[str]:
+    refs = list(references) + [r.get("medicationReference") for r in record.of_type(*_MEDICATION_USERS)]
+    have = {r.get("id") for r in record.of_type("Medication")}
+    ids = dict.fromkeys(i for i in (_medication_id(r, fhir_server) for r in refs) if i and i not in have)
+    return list(ids)[:MAX_MEDICATION_FETCH]
+
+
 def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, access_token: str | None,
            allowlist: list[str], dstu2: bool, client_factory: Callable[..., FhirClient] = FhirClient,
-           client_options: dict | None = None) -> PatientRecord:
-    """Read the prefetch, fetch what is missing from an allow-listed server, and say what is still missing."""
+           client_options: dict | None = None, medication_references: Iterable[Any] = ()) -> PatientRecord:
+    """Read the prefetch, fetch what is missing from an allow-listed server, and say what is still missing.
+    ``medication_references``: the drafts' references to Medication resources the request did not carry."""
     record = PatientRecord()
     answered: set[str] = set()
     delivered: set[str] = set()  # resource types the client sent under keys of its own
@@ -103,10 +135,12 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     wanted = {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
               for key, spec in PREFETCH.items()
               if key not in answered and not delivered.intersection(KEY_TYPES[key])}
+    allowed = bool(fhir_server) and is_allowed(fhir_server, allowlist)  # type: ignore[arg-type]
+    client: FhirClient | None = None
     if wanted:
         queries = {key: q.replace("{{context.patientId}}", patient_id)
                    .replace("{{observation_codes}}", _observation_code_param()) for key, q in wanted.items()}
-        if fhir_server and is_allowed(fhir_server, allowlist):
+        if allowed:
             client = client_factory(fhir_server, access_token, **(client_options or {}))
             for key, result in client.search_all(queries).items():
                 if isinstance(result, Exception):
@@ -120,6 +154,16 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
             if fhir_server:
                 log.warning("fhirServer is not on the allow-list; nothing fetched")
             record.missing.extend(wanted)
+    medication_ids = _wanted_medications(record, medication_references, fhir_server) if allowed else []
+    if medication_ids:
+        client = client or client_factory(fhir_server, access_token, **(client_options or {}))
+        result = client.search_all({"medications": f"Medication?_id={','.join(medication_ids)}"})["medications"]
+        if isinstance(result, Exception):
+            log.warning("FHIR fetch of %d referenced Medication resources failed: %s", len(medication_ids), result)
+        else:
+            for res in result:
+                if isinstance(res, dict) and res.get("resourceType") == "Medication":
+                    record.add(res)
     required = [k for k, spec in PREFETCH.items() if spec.get("required")]
     lost = [k for k in required if k in record.missing]
     if lost:

@@ -167,6 +167,7 @@ class NameReader:
         # (sorted ingredient names, per) -> set of strength tuples (in the same sorted order) of known products
         self.known: dict[tuple[tuple[str, ...], str], set[tuple[float, ...]]] = {}
         self.ranges: dict[tuple[str, str], tuple[float, float]] = {}  # (ingredient, per) -> lowest, highest
+        self.highest: dict[tuple[tuple[str, ...], str], float] = {}  # single-ingredient key -> highest strength
 
     def learn(self, reading: NameReading) -> None:
         """Record a product table entry's strengths: what the sanity check compares later readings with."""
@@ -178,6 +179,8 @@ class NameReader:
         order = sorted(range(len(reading.ingredients)), key=lambda i: reading.ingredients[i].name)
         key = (tuple(reading.ingredients[i].name for i in order), pers.pop())
         self.known.setdefault(key, set()).add(tuple(round(reading.strengths[i][0], 6) for i in order))  # type: ignore[index]
+        if len(order) == 1:
+            self.highest[key] = max(self.highest.get(key, 0.0), reading.strengths[0][0])  # type: ignore[index]
         for ing, strength in zip(reading.ingredients, reading.strengths):
             low, high = self.ranges.get((ing.name, key[1]), (strength[0], strength[0]))  # type: ignore[index]
             self.ranges[(ing.name, key[1])] = (min(low, strength[0]), max(high, strength[0]))  # type: ignore[index]
@@ -323,7 +326,7 @@ class NameReader:
         if n == 1 and not exact:
             # Above every known product's strength is a misread (325 of "5-325" given to hydrocodone); below is
             # not (compounded low-dose naltrexone 4.5 mg, paediatric liquids).
-            return ((values[0], per),) if values[0] <= max(k[0] for k in known) + 1e-9 else unknown
+            return ((values[0], per),) if values[0] <= self.highest[key] + 1e-9 else unknown
         wanted = tuple(round(values[i], 6) for i in order)
         if wanted in known:
             return tuple((v, per) for v in values)
