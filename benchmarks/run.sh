@@ -10,4 +10,5 @@ if ! command -v wrk >/dev/null; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk) >/dev/null
 fi
 python benchmarks/knowledge_bench.py --rounds 30
+python benchmarks/name_coverage.py --rounds 20
 python benchmarks/hook_bench.py --repeat 200 --seconds 10
