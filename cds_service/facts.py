@@ -147,6 +147,8 @@ class FactBuilder:
     def _product(self, r4: dict, record: PatientRecord, bundle: list[dict]) -> Product | None:
         medication = None
         ref = r4.get("medicationReference")
+        if isinstance(ref, dict) and not isinstance(ref.get("reference"), str) and isinstance(ref.get("display"), str):
+            return self.knowledge.identify({"text": ref["display"]})  # Epic's prefetch: a display, no reference
         if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
             target = ref["reference"]
             if target.startswith("#"):
