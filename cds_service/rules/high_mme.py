@@ -5,11 +5,17 @@ Sources: CDC 2022 Rec 4-5; seed "Treatment of intractable pain" (no ceiling in c
 the serious-illness exclusion). Reads reported opioid drafts, all drafts, current medications. Buprenorphine
 is never summed (so buprenorphine alone never fires). A dose that cannot be computed is listed as such: the
 rule fires on the known total only, and the card says the total is incomplete.
+
+RULES-WAVE2.md 4.3 corrects RULES.md: the card is for drafts that *increase* the regimen to >= 50 MME/day
+("before increasing total opioid dosage to >=50 MME/day ... pause and carefully reassess", CDC 2022 Rec 4/5).
+A renewal of an unchanged or reduced regimen gets none (naloxone-coprescribe covers the patient already at
+>= 50). A draft whose own dose cannot be computed may be an increase, so it still counts.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from ..knowledge.mme import daily_mme
 from .common import mme_items, num
 
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
@@ -26,6 +32,9 @@ def evaluate(facts: Any, params: dict) -> list:
     total = facts.regimen_mme()
     if total.total < params["reassess_mme"]:
         return []
+    draft_unknown = any(line.mme_per_day is None and line.use in facts.drafts for line in total.lines)
+    if not draft_unknown and total.total <= daily_mme(facts.current_opioids).total + 1e-9:
+        return []  # the drafts do not raise the total: a renewal or a reduction
     strong = total.total >= params["avoid_mme"]
     first = opioid_drafts[0]
     fields = {"draft_name": first.display, "draft_ref": first.ref, "total_mme": num(total.total),
