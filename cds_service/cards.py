@@ -166,6 +166,26 @@ class CardCatalog:
             card["links"] = [{"label": link["label"], "url": link["url"], "type": "absolute"} for link in spec["links"]]
         return card
 
+    def is_critical(self, rule_id: str) -> bool:
+        """Whether any card of the rule is critical (its failure must then be visible)."""
+        spec = self.cards.get(rule_id, {})
+        return "critical" in {spec.get("indicator"), *(v.get("indicator") for v in spec.get("variants", {}).values())}
+
+    def render_failure(self, rule_id: str, ctx: RenderContext) -> dict:
+        """An info card saying a critical check could not run (a defect, logged and counted), so that the
+        prescriber does not read silence as safety."""
+        texts = self.common["check_failed"]
+        title = self.cards[rule_id]["title"]
+        return {
+            "uuid": str(uuid.uuid4()),
+            "summary": texts["summary"].format(title=title)[:SUMMARY_MAX],
+            "indicator": "info",
+            "detail": texts["detail"].format(title=title, rule_id=rule_id),
+            "source": {"label": texts["source"],
+                       "topic": {"system": self.common["topic_system"], "code": "check-failed",
+                                 "display": f"Check could not run: {title}"}},
+        }
+
     @staticmethod
     def _phrase(choices: dict, value: Any, fields: dict) -> str:
         """A code (or a list of codes, joined) replaced by its wording from the card file."""

@@ -6,6 +6,7 @@ engine to evaluate a request file.
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -30,6 +31,8 @@ class Result:
     missing: list[str] = field(default_factory=list)  # prefetch keys neither prefetched nor fetched
     failed: list[str] = field(default_factory=list)  # prefetch keys whose FHIR fetch failed
     unrecognised: int = 0  # medication records no rule could identify
+    rule_errors: list[str] = field(default_factory=list)  # rules that raised (a defect): logged and counted
+    foreign: int = 0  # resources about another patient, ignored
 
 
 class Engine:
@@ -66,14 +69,18 @@ class Engine:
                         self.client_factory, options, unresolved)
         facts = self.facts.build(ctx, record, today)
         findings: list[Finding] = []
+        rule_errors: list[str] = []
         seen: set = set()
         for rule_id, module in self.rules.items():
             try:
                 produced = module.evaluate(facts, self.params[rule_id])
             except RecursionError:  # input nested too deeply: refuse the call (400) rather than drop a card
                 raise
-            except Exception:  # a defect in one rule must not take the other rules' cards away
-                log.exception("rule %s failed", rule_id)
+            except Exception as exc:  # a defect in one rule must not take the other rules' cards away
+                # Type and code lines only: an exception's message may quote patient data.
+                log.error("rule %s failed: %s\n%s", rule_id, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)))
+                rule_errors.append(rule_id)
                 continue
             for finding in produced:
                 if finding.key() not in seen:
@@ -82,9 +89,13 @@ class Engine:
         render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
                                    self.settings["RULE_INDICATORS"])
         rendered = [(self.catalog.render(f, render_ctx), f.rule_id) for f in findings]
+        # A critical check that could not run is shown, not silently lost.
+        rendered += [(self.catalog.render_failure(rid, render_ctx), "check-failed")
+                     for rid in rule_errors if self.catalog.is_critical(rid)]
         cards = order_cards([c for c, _ in rendered], self.settings["MAX_CARDS"])
         rule_of = {id(c): rid for c, rid in rendered}
-        return Result(cards, [rule_of[id(c)] for c in cards], record.missing, record.failed, len(facts.unidentified))
+        return Result(cards, [rule_of[id(c)] for c in cards], record.missing, record.failed, len(facts.unidentified),
+                      rule_errors, record.foreign)
 
 
 def _unresolved_medications(ctx: OrderContext) -> list[dict]:

@@ -29,6 +29,10 @@ CARDS = Counter("cds_cards_total", "Cards returned by rule and indicator", ["rul
 FHIR_FAILURES = Counter("cds_fhir_fetch_failures_total", "FHIR searches that failed, by prefetch key", ["key"])
 UNRECOGNISED = Counter("cds_unrecognised_medications_total",
                        "Medication records no rule could identify (no known RxNorm code or name)")
+RULE_ERRORS = Counter("cds_rule_errors_total", "Rules that raised on a request (a defect; the call still answers)",
+                      ["rule"])
+OTHER_PATIENT = Counter("cds_other_patient_resources_total",
+                        "Resources about another patient than the one in context, ignored")
 FEEDBACK = Counter("cds_feedback_total", "Feedback items received (duplicates included), by outcome", ["outcome"])
 
 

@@ -66,6 +66,10 @@ def call_hook(service_id: str):
         obs.FHIR_FAILURES.labels(key).inc()
     if result.unrecognised:
         obs.UNRECOGNISED.inc(result.unrecognised)
+    for rule_id in result.rule_errors:
+        obs.RULE_ERRORS.labels(rule_id).inc()
+    if result.foreign:
+        obs.OTHER_PATIENT.inc(result.foreign)
     g.log_fields.update(rules=result.rule_ids, missing=result.missing)
     return jsonify({"cards": result.cards})
 

@@ -48,20 +48,48 @@ class PreconditionFailed(Exception):
     """The patient's medication list could be had neither from prefetch nor from the FHIR server (412)."""
 
 
+def about_other_patient(resource: dict, patient_id: str | None) -> bool:
+    """True when a resource's ``subject`` or ``patient`` names someone other than the patient in context
+    (relative "Patient/1", absolute "https://.../Patient/1", with or without "/_history/n"), or a Patient
+    resource has another id. A reference that cannot be read as one (display or identifier only, urn:uuid)
+    does not exclude: prefetch and fallback searches are already scoped to the patient."""
+    if not patient_id:
+        return False
+    if resource.get("resourceType") == "Patient":
+        return isinstance(resource.get("id"), str) and resource["id"] != patient_id
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(target, str) or target.startswith(("urn:", "#")):
+            continue
+        parts = target.split("/_history")[0].rstrip("/").rsplit("/", 2)
+        if len(parts) >= 2 and (parts[-2] != "Patient" or parts[-1] != patient_id):
+            return True
+    return False
+
+
 @dataclass
 class PatientRecord:
-    """Every resource known for this call, by type, and what could not be had."""
+    """Every resource known for this call about the patient in context, by type, and what could not be had."""
 
     resources: dict[str, list[dict]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)  # prefetch keys neither prefetched nor fetched
     failed: list[str] = field(default_factory=list)  # prefetch keys whose fetch failed (a subset of missing)
+    patient_id: str | None = None
+    foreign: int = 0  # resources about another patient: ignored, never used
 
     def of_type(self, *types: str) -> list[dict]:
         return [r for t in types for r in self.resources.get(t, [])]
 
-    def add(self, resource: Any) -> None:
-        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-            self.resources.setdefault(resource["resourceType"], []).append(resource)
+    def add(self, resource: Any) -> bool:
+        """Keep a resource about the patient in context; False (and counted) for another patient's."""
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            return False
+        if about_other_patient(resource, self.patient_id):
+            self.foreign += 1
+            return False
+        self.resources.setdefault(resource["resourceType"], []).append(resource)
+        return True
 
     def find(self, reference: str) -> dict | None:
         kind, _, rid = reference.partition("/")
@@ -114,24 +142,43 @@ def _wanted_medications(record: "PatientRecord", references: Iterable[Any], fhir
     return list(ids)[:MAX_MEDICATION_FETCH]
 
 
+def _searched_types(value: Any) -> set[str]:
+    """The resource type a searchset Bundle's self link searched ("…/MedicationRequest?patient=…"): an empty
+    search under a site's own key (Epic: only an OperationOutcome entry, search.mode "outcome") still answers
+    for that type."""
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return set()
+    for link in items_of(value.get("link")):
+        if isinstance(link, dict) and link.get("relation") == "self" and isinstance(link.get("url"), str):
+            kind = link["url"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+            return {kind} if re.fullmatch(r"[A-Z][A-Za-z]{1,63}", kind) else set()
+    return set()
+
+
+def items_of(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, access_token: str | None,
            allowlist: list[str], dstu2: bool, client_factory: Callable[..., FhirClient] = FhirClient,
            client_options: dict | None = None, medication_references: Iterable[Any] = ()) -> PatientRecord:
     """Read the prefetch, fetch what is missing from an allow-listed server, and say what is still missing.
     ``medication_references``: the drafts' references to Medication resources the request did not carry."""
-    record = PatientRecord()
+    record = PatientRecord(patient_id=patient_id)
     answered: set[str] = set()
     delivered: set[str] = set()  # resource types the client sent under keys of its own
     for key, value in (prefetch or {}).items():
         resources = _resources_of(value)
         if resources is None:
             continue
-        for res in resources:
-            record.add(res)
+        kept = [res for res in resources if record.add(res)]
+        if resources and not kept:
+            continue  # every resource was another patient's: the key answers nothing about this one
         if key in PREFETCH:
             answered.add(key)
         else:
-            delivered.update(r["resourceType"] for r in resources)
+            delivered.update(r["resourceType"] for r in kept)
+            delivered.update(_searched_types(value))
     wanted = {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
               for key, spec in PREFETCH.items()
               if key not in answered and not delivered.intersection(KEY_TYPES[key])}
@@ -164,6 +211,8 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
             for res in result:
                 if isinstance(res, dict) and res.get("resourceType") == "Medication":
                     record.add(res)
+    if record.foreign:
+        log.warning("%d resources about another patient than the one in context were ignored", record.foreign)
     required = [k for k, spec in PREFETCH.items() if spec.get("required")]
     lost = [k for k in required if k in record.missing]
     if lost:

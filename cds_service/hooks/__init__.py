@@ -96,14 +96,15 @@ def order_context(body: dict) -> OrderContext:
                 raise HookError(f"context.selections[{i}]", f"'{sel}' names no resource in context.draftOrders")
         for d in drafts:
             d.reported = d.ref in selections
+    patient_id = str(ctx["patientId"]).removeprefix("Patient/")  # the CDC test suite sends "Patient/<id>"
     for d in drafts:
         if d.has_medication:
             try:
-                check_draft(d.r4, ctx.get("patientId"))
+                check_draft(d.r4, patient_id)
             except DraftError as exc:
                 raise HookError(f"{d.path}.{exc.field}" if exc.field else d.path, exc.message) from None
     version = _fhir_version(drafts)
-    return OrderContext(hook, ctx["patientId"], ctx.get("userId"), drafts, version, others)
+    return OrderContext(hook, patient_id, ctx.get("userId"), drafts, version, others)
 
 
 def _fhir_version(drafts: list[DraftOrder]) -> str:

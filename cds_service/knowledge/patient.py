@@ -7,11 +7,13 @@ an Observation by LOINC code or name (``cds_service/data/observation_codes.json`
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
 from .lenient import items, parse_date
 
 ICD10CM = ("http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10", "urn:oid:2.16.840.1.113883.6.90")
@@ -31,32 +33,52 @@ class CodeList:
     snomed: frozenset[str]
     text: tuple[str, ...]
     text_exclude: tuple[str, ...]
+    excluded_prefixes: tuple[str, ...] = ()  # ICD-10-CM codes inside a range or prefix that do not count (D57.3)
 
     def matches_concept(self, concept: Any) -> bool:
         if not isinstance(concept, dict):
             return False
         texts = [concept.get("text")] if isinstance(concept.get("text"), str) else []
+        icd_coded = False
         for coding in items(concept.get("coding")):
             if not isinstance(coding, dict):
                 continue
             system, code = str(coding.get("system") or ""), str(coding.get("code") or "")
             if isinstance(coding.get("display"), str):
                 texts.append(coding["display"])
-            if system in ICD10CM and code and self._icd(code):
-                return True
+            if system in ICD10CM and code:
+                if self._icd(code):
+                    return True
+                icd_coded = True
             if system in SNOMED and code in self.snomed:
                 return True
+        if icd_coded and (self.ranges or self.prefixes):
+            # ICD-10-CM is a whole classification and the list names its codes: a code outside the list decides
+            # (M47.816 "spondylosis without ... radiculopathy" is not neuropathic pain). SNOMED lists are partial,
+            # so a SNOMED code outside them leaves the decision to the text.
+            return False
         lowered = " ".join(texts).lower()
         if any(x in lowered for x in self.text_exclude):
             return False
-        return any(t in lowered for t in self.text)
+        return any(t in lowered and not _negated(lowered, t) for t in self.text)
 
     def _icd(self, code: str) -> bool:
         flat = code.replace(".", "").upper()
+        if any(flat.startswith(p.replace(".", "").upper()) for p in self.excluded_prefixes):
+            return False
         if any(flat.startswith(p.replace(".", "").upper()) for p in self.prefixes):
             return True
         category = flat[:3]
         return any(lo <= category <= hi for lo, hi in self.ranges)
+
+
+_NEGATION_RE = re.compile(r"\b(?:without|no|not|denies|negative for|non-?)\s*(?:[a-z]+\s+){0,3}$")
+
+
+def _negated(text: str, term: str) -> bool:
+    """Every mention of ``term`` follows a negation within three words ("without radiculopathy")."""
+    starts = [m.start() for m in re.finditer(re.escape(term), text)]
+    return bool(starts) and all(_NEGATION_RE.search(text[max(0, i - 40):i]) for i in starts)
 
 
 def _build(name: str, spec: Mapping[str, Any], extra: Mapping[str, Any]) -> CodeList:
@@ -64,7 +86,7 @@ def _build(name: str, spec: Mapping[str, Any], extra: Mapping[str, Any]) -> Code
         return list(spec.get(key, [])) + list(extra.get(key, []))
     return CodeList(name, tuple(tuple(r) for r in both("icd10cm_ranges")), tuple(both("icd10cm_prefixes")),
                     frozenset(both("snomed")), tuple(t.lower() for t in both("text")),
-                    tuple(t.lower() for t in both("text_exclude")))
+                    tuple(t.lower() for t in both("text_exclude")), tuple(both("icd10cm_excluded_prefixes")))
 
 
 @lru_cache(maxsize=8)
