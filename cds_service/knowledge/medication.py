@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from .dosing import PERIOD_DAYS, DailyDose, daily_dose, is_prn
 from .drugs import Product
-from .lenient import items, parse_date
+from .lenient import bounded_days, items, parse_date
 from .names import dosage_route
 
 _DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo", "months": "mo"}
@@ -60,7 +60,7 @@ class MedicationUse:
         dose = self.dose
         per_day = dose.dose_value * dose.doses_per_day if dose and dose.complete and dose.dose_value else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and per_day:
-            return value / per_day
+            return bounded_days(value / per_day)
         return None
 
     @cached_property
@@ -105,7 +105,7 @@ def duration_days(quantity: Any) -> float | None:
         return None
     unit = str(quantity.get("code") or quantity.get("unit") or "d").strip()
     factor = PERIOD_DAYS.get(unit) or PERIOD_DAYS.get(_DAY_WORDS.get(unit.lower(), ""))
-    return value * factor if factor else None
+    return bounded_days(value * factor) if factor else None
 
 
 def timing_bounds(order: Mapping[str, Any]) -> tuple[date | None, date | None]:
