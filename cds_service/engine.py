@@ -18,6 +18,7 @@ from .fhir.prefetch import gather
 from .fhir.versions import check_draft
 from .fhir.prefetch import PreconditionFailed  # noqa: F401  (re-exported for the API layer)
 from .hooks import HookError, OrderContext, order_context  # noqa: F401
+from .hooks.cdc_suite import prefetch_of, roll_request
 from .knowledge.drugs import DrugKnowledge
 from .rules import DEFAULT_PARAMS, RULES, Finding
 
@@ -54,6 +55,7 @@ class Engine:
 
     def evaluate(self, body: dict, today: date) -> Result:
         """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412)."""
+        body = roll_request(body, today)  # the CDC test requests' dates, moved to today
         ctx = order_context(body)
         reported = [d for d in ctx.reported if d.has_medication]
         if not reported:
@@ -64,7 +66,7 @@ class Engine:
                    "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"],
                    "deadline": self.settings["FHIR_DEADLINE"]}
         unresolved = _unresolved_medications(ctx)
-        record = gather(body.get("prefetch"), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),
+        record = gather(prefetch_of(body), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),
                         self.settings["FHIR_SERVER_ALLOWLIST"], ctx.fhir_version == "DSTU2",
                         self.client_factory, options, unresolved)
         facts = self.facts.build(ctx, record, today)

@@ -167,7 +167,10 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     record = PatientRecord(patient_id=patient_id)
     answered: set[str] = set()
     delivered: set[str] = set()  # resource types the client sent under keys of its own
+    site_answered = False  # the client filled prefetch templates of its own
     for key, value in (prefetch or {}).items():
+        if key not in PREFETCH:
+            site_answered = True
         resources = _resources_of(value)
         if resources is None:
             continue
@@ -214,7 +217,13 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     if record.foreign:
         log.warning("%d resources about another patient than the one in context were ignored", record.foreign)
     required = [k for k, spec in PREFETCH.items() if spec.get("required")]
-    lost = [k for k in required if k in record.missing]
+    lost = [k for k in required if k in record.missing and k not in record.failed]
+    # A client that filled prefetch templates of its own (Epic, the CDC opioid CDS test requests' item1..item16,
+    # often null: "no data") has sent what it has; a medication list it did not send is reported on the cards
+    # as not available rather than refused, because a refused call shows the prescriber nothing.
+    if lost and site_answered:
+        lost = []
+    lost += [k for k in required if k in record.failed]
     if lost:
         raise PreconditionFailed(
             "the patient's medication list was not prefetched and could not be fetched from the FHIR server "
