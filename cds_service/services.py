@@ -19,7 +19,7 @@ class Service:
 
     def discovery(self) -> dict:
         return {"hook": self.hook, "id": self.id, "title": self.title, "description": self.description,
-                "prefetch": prefetch_templates(), "usageRequirements": _DATA["usageRequirements"]}
+                "prefetch": prefetch_templates(dstu2=self.hook == "medication-prescribe"), "usageRequirements": _DATA["usageRequirements"]}
 
 
 SERVICES: dict[str, Service] = {s["id"]: Service(**s) for s in _DATA["services"]}

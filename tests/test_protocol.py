@@ -46,6 +46,15 @@ def test_observation_prefetch_asks_for_the_ecg_loinc_codes(client):
         assert f"http://loinc.org|{code}" in template
 
 
+def test_the_dstu2_service_asks_for_what_a_dstu2_server_has(client):
+    """medication-prescribe (CDS Hooks 1.0) is called by DSTU2 clients: its medication list template names
+    MedicationOrder, which a DSTU2 server answers; the 2.0 services name MedicationRequest."""
+    services = {s["hook"]: s["prefetch"] for s in client.get("/cds-services").get_json()["services"]}
+    assert services["medication-prescribe"]["medicationRequests"].startswith("MedicationOrder?patient=")
+    assert services["order-sign"]["medicationRequests"].startswith("MedicationRequest?patient=")
+    assert services["order-select"]["medicationRequests"].startswith("MedicationRequest?patient=")
+
+
 # -- hook calls: errors ------------------------------------------------------------------------------------------
 def test_unknown_service_is_404_with_json(client):
     response = client.post("/cds-services/no-such-service", json=load_json(FENTANYL_NAIVE))

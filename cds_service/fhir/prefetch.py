@@ -38,10 +38,12 @@ def _observation_code_param() -> str:
                     if not name.startswith("_") for code in group["codes"])
 
 
-def prefetch_templates() -> dict[str, str]:
-    """The templates announced in discovery (only the root-level token ``{{context.patientId}}``)."""
-    return {key: spec["query"].replace("{{observation_codes}}", _observation_code_param())
-            for key, spec in PREFETCH.items()}
+def prefetch_templates(dstu2: bool = False) -> dict[str, str]:
+    """The templates announced in discovery (only the root-level token ``{{context.patientId}}``). ``dstu2``:
+    the forms a DSTU2 server answers (MedicationOrder, not MedicationRequest), announced by the CDS Hooks 1.0
+    medication-prescribe service so that a DSTU2 client can fill them."""
+    return {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
+            .replace("{{observation_codes}}", _observation_code_param()) for key, spec in PREFETCH.items()}
 
 
 class PreconditionFailed(Exception):
