@@ -22,7 +22,8 @@ from .fhir.versions import to_r4
 from .hooks import OrderContext
 from .knowledge.drugs import DrugKnowledge, Product
 from .knowledge.medication import MedicationUse, duration_days, timing_bounds
-from .knowledge.patient import CodeList, age_on, code_lists, condition_is_active, latest_documented
+from .knowledge.patient import (CodeList, age_on, code_lists, condition_is_active, in_care_of_list,
+                                latest_documented)
 from .knowledge.lenient import items, parse_date
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class PatientFacts:
     procedures: list[dict] = field(default_factory=list)
     lists: dict[str, CodeList] = field(default_factory=code_lists)
     stops: list[MedicationUse] = field(default_factory=list)  # drafts that discontinue an order (status stopped)
+    care: list[dict] = field(default_factory=list)  # ServiceRequests and Encounters (hospice, palliative care)
     _regimen_mme: Any = field(default=None, repr=False)
     _has_condition: dict = field(default_factory=dict, repr=False)  # several rules ask the same question
 
@@ -114,9 +116,12 @@ class PatientFacts:
 
     @property
     def serious_illness(self) -> bool:
-        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5): excludable rules
-        stay silent."""
-        return self.has_condition("serious_illness")
+        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5), as a Condition or
+        as current care (a hospice referral, a palliative care encounter): excludable rules stay silent."""
+        if "serious_illness_care" not in self._has_condition:
+            self._has_condition["serious_illness_care"] = in_care_of_list(
+                self.procedures + self.care, self.lists["serious_illness"], self.today)
+        return self.has_condition("serious_illness") or self._has_condition["serious_illness_care"]
 
     def documented(self, group: str, within_days: int) -> dict | None:
         """The latest Observation or Procedure of ``group`` ("ecg", "opioid_risk_screening") within the window."""
@@ -237,7 +242,8 @@ class FactBuilder:
         patient = next((p for p in patients if p.get("id") == ctx.patient_id), patients[0] if patients else None)
         return PatientFacts(today, patient, drafts, reported, current, history,
                             record.of_type("Condition"), record.of_type("Observation"),
-                            list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops)
+                            list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops,
+                            record.of_type("ServiceRequest", "Encounter"))
 
     def _classify(self, res: dict, kind: str, today: date) -> tuple[str, dict, date | None, date | None] | None:
         r4 = to_r4(res)

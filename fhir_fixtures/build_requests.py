@@ -35,7 +35,10 @@ PREFETCH_KEYS = {
     "observations": "Observation",
     "screenings": "Observation",
     "procedures": "Procedure",
+    "serviceRequests": "ServiceRequest",
+    "encounters": "Encounter",
 }
+R4_ONLY_KEYS = ("serviceRequests",)  # DSTU2 has no ServiceRequest: the DSTU2 service does not ask for it
 HOOK_FORMS = ("order-select.r4", "order-sign.r4", "medication-prescribe.dstu2")
 
 
@@ -147,7 +150,8 @@ def build(scenario: dict, name: str, form: str) -> dict:
     body["context"] = context
     prefetch = {"patient": copy.deepcopy(patient)}
     for key in PREFETCH_KEYS:
-        prefetch[key] = _bundle([convert(r) for r in scenario.get(key, [])], base)
+        if not (dstu2 and key in R4_ONLY_KEYS):
+            prefetch[key] = _bundle([convert(r) for r in scenario.get(key, [])], base)
     body["prefetch"] = prefetch
     return body
 
@@ -158,7 +162,7 @@ def all_requests() -> dict[Path, dict]:
     for path in sorted(SCENARIOS.glob("*/*.json")):
         scenario = json.loads(path.read_text(encoding="utf-8"))
         rule_dir = path.parent.name
-        for form in HOOK_FORMS:
+        for form in scenario.get("forms", HOOK_FORMS):  # "forms": a scenario only some versions can express
             out[REQUESTS / rule_dir / f"{path.stem}.{form}.json"] = build(scenario, f"{rule_dir}/{path.stem}", form)
     return out
 

@@ -47,3 +47,31 @@ def test_serious_illness_as_coded(system, code, display, expected):
 ])
 def test_neuropathic_pain_as_coded(system, code, display, expected):
     assert LISTS["neuropathic_pain"].matches_concept(concept(system, code, display)) is expected
+
+
+def _care(kind: str, status: str, code: str, display: str, system: str = SCT, **extra) -> dict:
+    coded = {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+    record = {"resourceType": kind, "id": f"{kind.lower()}-1", "status": status, **extra}
+    if kind == "Encounter":
+        record["type"] = [coded]
+    else:
+        record["code"] = coded
+    return record
+
+
+@pytest.mark.parametrize("record,expected", [
+    (_care("ServiceRequest", "active", "306205009", "Referral to hospice"), True),
+    (_care("ServiceRequest", "completed", "306205009", "Referral to hospice"), False),
+    (_care("Encounter", "in-progress", "385763009", "Hospice care", period={"start": "2026-11-01"}), True),
+    (_care("Encounter", "finished", "385763009", "Hospice care", period={"start": "2026-01-01", "end": "2026-02-01"}), False),
+    (_care("Procedure", "in-progress", "103735009", "Palliative care"), True),
+    (_care("Procedure", "completed", "305336008", "Admission to hospice", performedDateTime="2023-04-02"), False),
+    (_care("Procedure", "completed", "103735009", "Palliative care", performedPeriod={"start": "2026-10-01"}), True),
+    (_care("ServiceRequest", "active", "COL-1", "Colonoscopy", system=EPIC_PROBLEM), False),
+])
+def test_hospice_and_palliative_care_recorded_as_care(record, expected):
+    from datetime import date
+
+    from cds_service.knowledge.patient import in_care_of_list
+
+    assert in_care_of_list([record], LISTS["serious_illness"], date(2026, 11, 22)) is expected

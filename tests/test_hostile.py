@@ -20,7 +20,8 @@ R4 = "https://launch.smarthealthit.org/v/r4/fhir"
 EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
 NO_PREFETCH = "sandbox/order-sign-r4-fentanyl-no-prefetch.json"
 HOOK_URL = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}"
-OTHER_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure")
+OTHER_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure", "ServiceRequest",
+               "Encounter")
 
 
 def _others(mock):

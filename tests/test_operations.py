@@ -149,7 +149,7 @@ def test_metrics_count_fhir_failures_and_unrecognised_medications(client):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{r4}/MedicationRequest", json=herbal)
         mock.get(f"{r4}/Condition", status=500, json={"resourceType": "OperationOutcome"})
-        for kind in ("MedicationStatement", "MedicationDispense", "Observation", "Procedure"):
+        for kind in ("MedicationStatement", "MedicationDispense", "Observation", "Procedure", "ServiceRequest", "Encounter"):
             mock.get(f"{r4}/{kind}", json=empty)
         mock.get(f"{r4}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
         assert post_hook(client, body).status_code == 200

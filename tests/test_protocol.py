@@ -28,9 +28,11 @@ def test_discovery_lists_one_service_per_medication_hook(client):
     assert sorted(s["hook"] for s in services) == ["medication-prescribe", "order-select", "order-sign"]
     for service in services:
         assert service["id"] and service["title"] and service["description"]
-        assert set(service["prefetch"]) == {"patient", "medicationRequests", "medicationStatements",
-                                            "medicationDispenses", "conditions", "observations", "screenings",
-                                            "procedures"}
+        expected = {"patient", "medicationRequests", "medicationStatements", "medicationDispenses", "conditions",
+                    "observations", "screenings", "procedures", "serviceRequests", "encounters"}
+        if service["hook"] == "medication-prescribe":
+            expected.remove("serviceRequests")  # DSTU2 has no ServiceRequest
+        assert set(service["prefetch"]) == expected
 
 
 def test_prefetch_templates_use_only_root_level_context_tokens(client):
@@ -214,17 +216,21 @@ def test_resources_under_a_clients_own_keys_are_used(client):
     body = load_json("sandbox/order-select-r4-tramadol-own-prefetch-keys.json")
     with responses.RequestsMock() as mock:
         # MedicationRequest came under the client's key "activeMeds"; only the other kinds are fetched.
-        for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"):
+        for kind in OTHER_R4_KINDS:
             mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
         assert rule_ids(post_hook(client, body)) == ["tramadol-serotonergic"]
         fetched = {call.request.url.split("?")[0].rsplit("/", 1)[1] for call in mock.calls}
-    assert fetched == {"MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"}
+    assert fetched == set(OTHER_R4_KINDS)
+
+
+OTHER_R4_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure",
+                  "ServiceRequest", "Encounter")
 
 
 # -- FHIR fallback ---------------------------------------------------------------------------------------------------
 def _mock_r4(mock, medication_requests):
     mock.get(f"{R4_SERVER}/MedicationRequest", json=medication_requests)
-    for kind in ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure"):
+    for kind in OTHER_R4_KINDS:
         mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
     mock.get(f"{R4_SERVER}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
 
@@ -234,7 +240,7 @@ def test_no_prefetch_fetches_from_an_allow_listed_server_and_fires(client):
     with responses.RequestsMock() as mock:
         _mock_r4(mock, EMPTY)
         assert FENTANYL in rule_ids(post_hook(client, body))
-        assert len(mock.calls) == 8  # every prefetch key, concurrently
+        assert len(mock.calls) == 10  # every prefetch key, concurrently
 
 
 def test_no_prefetch_fetched_history_can_silence_the_rule(client):

@@ -42,8 +42,14 @@ def prefetch_templates(dstu2: bool = False) -> dict[str, str]:
     """The templates announced in discovery (only the root-level token ``{{context.patientId}}``). ``dstu2``:
     the forms a DSTU2 server answers (MedicationOrder, not MedicationRequest), announced by the CDS Hooks 1.0
     medication-prescribe service so that a DSTU2 client can fill them."""
-    return {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
-            .replace("{{observation_codes}}", _observation_code_param()) for key, spec in PREFETCH.items()}
+    return {key: query.replace("{{observation_codes}}", _observation_code_param())
+            for key in PREFETCH if (query := _query(key, dstu2)) is not None}
+
+
+def _query(key: str, dstu2: bool) -> str | None:
+    """A key's search; None when the FHIR version has no such resource ("dstu2": null)."""
+    spec = PREFETCH[key]
+    return spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"]
 
 
 class PreconditionFailed(Exception):
@@ -184,9 +190,9 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
         else:
             delivered.update(r["resourceType"] for r in kept)
             delivered.update(_searched_types(value))
-    wanted = {key: (spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"])
-              for key, spec in PREFETCH.items()
-              if key not in answered and not delivered.intersection(KEY_TYPES[key])}
+    wanted = {key: query for key in PREFETCH
+              if key not in answered and not delivered.intersection(KEY_TYPES[key])
+              and (query := _query(key, dstu2)) is not None}
     allowed = bool(fhir_server) and is_allowed(fhir_server, allowlist)  # type: ignore[arg-type]
     client: FhirClient | None = None
     if wanted:

@@ -121,6 +121,34 @@ def condition_is_active(condition: Mapping[str, Any], today: date) -> bool:
     return abated is None or abated > today
 
 
+_CARE_STATUS = {"Procedure": {"in-progress", "completed"}, "ServiceRequest": {"active"},
+                "Encounter": {"in-progress", "arrived", "onleave"}}
+
+
+def in_care_of_list(records: Iterable[Mapping[str, Any]], code_list: "CodeList", today: date) -> bool:
+    """A current Procedure, ServiceRequest or Encounter coded in the list (hospice or palliative care recorded
+    as care, not as a diagnosis: RULES-WAVE2.md 4.4). Current means: an active order or referral, an encounter in
+    progress, or a procedure in progress or completed over a period that has not ended. A completed procedure
+    on one day (an admission to hospice years ago) does not count: nothing says the care goes on."""
+    for record in records:
+        kind = record.get("resourceType")
+        if str(record.get("status") or "") not in _CARE_STATUS.get(str(kind), ()):
+            continue
+        if kind == "Encounter":
+            concepts = items(record.get("type")) + [record.get("serviceType")]
+            period = record.get("period")
+        else:
+            concepts = [record.get("code")]
+            period = record.get("performedPeriod") if kind == "Procedure" else None
+        if kind == "Procedure" and record.get("status") == "completed" and not isinstance(period, dict):
+            continue
+        if isinstance(period, dict) and (end := parse_date(period.get("end"))) is not None and end < today:
+            continue
+        if any(code_list.matches_concept(c) for c in concepts):
+            return True
+    return False
+
+
 def age_on(birth_date: date | None, today: date) -> int | None:
     if birth_date is None:
         return None
