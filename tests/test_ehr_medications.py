@@ -132,6 +132,35 @@ def test_epic_strength_ratio_of_one_string_over_itself_is_read_from_its_unit():
     assert product.is_fentanyl_patch and comps(product) == [("fentanyl", 0.025, "h")]
 
 
+def test_epic_tablet_strength_of_one_mass_over_itself_is_per_tablet_not_one():
+    """10 "MG" over 10 "MG" is Epic's 10 mg tablet; read as a ratio it was 1 mg, a tenth of the true dose."""
+    medication = {"resourceType": "Medication",
+                  "code": {"coding": [{"system": EPIC_MED_OID, "code": "5212"}],
+                           "text": "HYDROcodone-acetaminophen (NORCO) 10-325 MG per tablet"},
+                  "ingredient": [
+                      {"itemCodeableConcept": {"coding": [{"system": RX, "code": "5489"}], "text": "hydrocodone"},
+                       "strength": {"numerator": {"value": 10, "unit": "MG"}, "denominator": {"value": 10, "unit": "MG"}}},
+                      {"itemCodeableConcept": {"coding": [{"system": RX, "code": "161"}], "text": "acetaminophen"},
+                       "strength": {"numerator": {"value": 325, "unit": "MG"},
+                                    "denominator": {"value": 325, "unit": "MG"}}}]}
+    assert sorted(comps(K.identify(None, medication))) == [("acetaminophen", 325, "unit"), ("hydrocodone", 10, "unit")]
+
+
+def test_a_mass_per_mass_ratio_is_no_strength_per_dose():
+    medication = {"resourceType": "Medication", "code": {"text": "oxycodone"},
+                  "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RX, "code": "7804"}]},
+                                  "strength": {"numerator": {"value": 5, "unit": "MG"},
+                                               "denominator": {"value": 100, "unit": "MG"}}}]}
+    assert comps(K.identify(None, medication)) == [("oxycodone", None, None)]
+
+
+@pytest.mark.parametrize("text", ["fentanyl 25 mcg/hr continuous infusion", "morphine 2 mg/hr infusion",
+                                  "HYDROmorphone 0.5 mg/hr PCA"])
+def test_an_infusion_rate_is_not_a_patch(text):
+    product = K.identify({"text": text})
+    assert product.form.route == "injection" and not product.form.patch
+
+
 def test_liquid_strength_ratio_per_5_ml():
     medication = {"resourceType": "Medication", "code": {"text": "oxyCODONE 5 mg/5 mL solution"},
                   "ingredient": [{"itemCodeableConcept": {"coding": [{"system": RX, "code": "7804"}]},

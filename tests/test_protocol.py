@@ -57,6 +57,14 @@ def test_the_dstu2_service_asks_for_what_a_dstu2_server_has(client):
     assert services["order-select"]["medicationRequests"].startswith("MedicationRequest?patient=")
 
 
+def test_optional_elements_sent_as_null_are_absent(client):
+    """Da Vinci CRD request generators send "fhirAuthorization": null and "encounterId": null."""
+    body = load_json(FENTANYL_NAIVE)
+    body["fhirAuthorization"] = None
+    body["context"]["encounterId"] = None
+    assert FENTANYL in rule_ids(post_hook(client, body))
+
+
 # -- hook calls: errors ------------------------------------------------------------------------------------------
 def test_unknown_service_is_404_with_json(client):
     response = client.post("/cds-services/no-such-service", json=load_json(FENTANYL_NAIVE))

@@ -33,6 +33,23 @@ def json_body() -> dict:
     return body
 
 
+_OPTIONAL_TOP = ("fhirServer", "fhirAuthorization", "prefetch", "extension")
+_OPTIONAL_CONTEXT = ("encounterId",)
+
+
+def _drop_null_optionals(body: dict) -> None:
+    """An optional element sent as null is absent (Da Vinci CRD request generators send
+    ``"fhirAuthorization": null`` and ``"encounterId": null``); refusing them would show the prescriber nothing."""
+    for key in _OPTIONAL_TOP:
+        if key in body and body[key] is None:
+            del body[key]
+    context = body.get("context")
+    if isinstance(context, dict):
+        for key in _OPTIONAL_CONTEXT:
+            if key in context and context[key] is None:
+                del context[key]
+
+
 def service_or_404(service_id: str):
     service = SERVICES.get(service_id)
     if service is None:
@@ -46,6 +63,7 @@ def call_hook(service_id: str):
     body = json_body()
     if isinstance(body.get("hookInstance"), str):  # logged even when the body is then refused
         g.log_fields = {"hookInstance": body["hookInstance"][:64]}
+    _drop_null_optionals(body)
     validate(_VALIDATOR, body)
     g.log_fields["hook"] = body["hook"]
     if body["hook"] != service.hook:

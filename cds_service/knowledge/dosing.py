@@ -84,7 +84,11 @@ def _unit(quantity: dict) -> str:
     system = quantity.get("system")
     if system and str(system) not in UCUM_SYSTEMS and quantity.get("unit"):
         return str(quantity["unit"]).strip().lower()
-    return str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
+    code = str(quantity.get("code") or "").strip().lower()
+    text = str(quantity.get("unit") or "").strip().lower()
+    if code and text and ((code in MASS_MG) != (text in MASS_MG)) and (code in COUNT_UNITS or text in COUNT_UNITS):
+        return "?"  # "mg" over "{tbl}": a mass or a count, the dose cannot be told
+    return code or text
 
 
 def timing_code_doses(text: str) -> float | None:
@@ -170,7 +174,8 @@ def _amount_mg(component: Component, value: float, unit: str, is_single: bool) -
         return None
     if unit in VOLUME_ML:
         return value * VOLUME_ML[unit] * component.strength_mg if component.per == "mL" else None
-    if unit in COUNT_UNITS or unit == "":
+    if unit in COUNT_UNITS or (unit == "" and component.per == "h"):
+        # A dose with no unit at all is a count only for a patch ("1"): "10" of a 10 mg tablet may be 10 mg.
         if component.per in ("unit", "h"):
             return value * component.strength_mg
         if component.per == "actuation" and (unit in ACTUATION_UNITS or unit in ("1", "")):

@@ -329,8 +329,8 @@ def _concept_key(concept: dict) -> tuple[tuple[tuple[str, str, str], ...], str]:
 def _ratio_strength(strength: Any) -> tuple[float | None, str | None]:
     """A Medication.ingredient.strength Ratio ("5 mg per 1 tablet") as mg per unit/mL/h/actuation.
 
-    Epic sends the product strength as both numerator and denominator (15 "MG/5ML" over 15 "MG/5ML"): that is
-    not a ratio, so the unit string is read instead (15 MG/5ML = 3 mg/mL)."""
+    Epic sends the product strength as both numerator and denominator (10 "MG" over 10 "MG", 15 "MG/5ML" over
+    15 "MG/5ML"): that is not a ratio, so the unit string is read instead (10 mg per unit; 15 MG/5ML = 3 mg/mL)."""
     if not isinstance(strength, dict):
         return None, None
     num, den = strength.get("numerator") or {}, strength.get("denominator") or {}
@@ -341,7 +341,8 @@ def _ratio_strength(strength: Any) -> tuple[float | None, str | None]:
         return None, None
     num_unit = str(num.get("unit") or num.get("code") or "").strip().lower().replace(" ", "")
     den_unit = str(den.get("unit") or den.get("code") or "").strip().lower().replace(" ", "")
-    if den and num_unit == den_unit and num.get("value") == den.get("value") and "/" in num_unit:
+    if den and num_unit == den_unit and num.get("value") == den.get("value"):
+        # Epic: 10 "MG" over 10 "MG" is 10 mg per tablet; 15 "MG/5ML" over itself is 3 mg/mL.
         per_unit = _per_unit_strength(value, num_unit)
         return per_unit if per_unit else (None, None)
     unit = str(num.get("code") or num.get("unit") or "").strip().lower()
@@ -352,6 +353,8 @@ def _ratio_strength(strength: Any) -> tuple[float | None, str | None]:
     if den_value is None:
         return None, None
     den_code = str(den.get("code") or den.get("unit") or "1").strip().lower() if den else "1"
+    if den_code in ("mg", "ug", "mcg", "g", "kg"):
+        return None, None  # mass per mass (a cream, or a mislabelled ratio): no strength per dose unit
     per = {"ml": "mL", "h": "h", "hr": "h", "{actuat}": "actuation", "actuation": "actuation"}.get(den_code, "unit")
     return value * factor / den_value, per
 
