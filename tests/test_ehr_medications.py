@@ -287,3 +287,11 @@ def test_a_scheduled_and_a_prn_order_of_one_product_are_two_therapies():
     statement = MedicationUse("MedicationStatement/s", "MedicationStatement", "current", OXY5.name, OXY5,
                               {"dosageInstruction": [scheduled]}, date(2026, 10, 1), None, "active")
     assert len(distinct_therapies(uses + [statement])) == 2  # the statement is the scheduled therapy again
+
+
+@pytest.mark.parametrize("concept", [{"text": "Apadaz 6.12-325 mg tablet"}, {"text": "APADAZ"},
+                                     {"text": "benzhydrocodone 6.12 MG / acetaminophen 325 MG Oral Tablet"}])
+def test_benzhydrocodone_is_an_opioid_with_no_mme_factor(concept):
+    """A hydrocodone prodrug (Apadaz): read as acetaminophen alone it hid every opioid rule."""
+    product = K.identify(concept)
+    assert product.is_opioid and "benzhydrocodone" in product.ingredient_names
