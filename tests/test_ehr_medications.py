@@ -295,3 +295,14 @@ def test_benzhydrocodone_is_an_opioid_with_no_mme_factor(concept):
     """A hydrocodone prodrug (Apadaz): read as acetaminophen alone it hid every opioid rule."""
     product = K.identify(concept)
     assert product.is_opioid and "benzhydrocodone" in product.ingredient_names
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("HYDROcodone-acetaminophen 5 mg-325 mg oral tablet", [("acetaminophen", 325, "unit"), ("hydrocodone", 5, "unit")]),
+    ("oxyCODONE-acetaminophen 10 mg-325 mg oral tablet", [("acetaminophen", 325, "unit"), ("oxycodone", 10, "unit")]),
+    ("acetaminophen-codeine 300 mg-30 mg oral tablet", [("acetaminophen", 300, "unit"), ("codeine", 30, "unit")]),
+    ("HYDROcodone-acetaminophen 325 mg-5 mg oral tablet", [("acetaminophen", None, None), ("hydrocodone", None, None)]),
+])
+def test_oracle_health_names_with_a_unit_after_each_strength(text, expected):
+    """Oracle Health (Cerner) writes "5 mg-325 mg"; in written order and only when a product has it."""
+    assert sorted(comps(K.identify({"text": text}))) == expected

@@ -87,9 +87,22 @@ def _number(text: str) -> float | None:
     return value if value > 0 else None
 
 
+# Oracle Health (Cerner) writes a unit after each number of a combination: "5 mg-325 mg". Read as "5-325 mg"
+# when both units are the same (the length is kept so that positions still line up with the ingredients).
+_UNIT_EACH_RE = re.compile(r"(?<![a-z0-9.])(\d*\.?\d+)\s*(mg|mcg)\s*([-/])\s*(\d*\.?\d+)\s*(mg|mcg)(?![a-z/])")
+
+
+def _unit_once(m: re.Match) -> str:
+    if m.group(2) != m.group(5):
+        return m.group(0)
+    joined = f"{m.group(1)}{m.group(3)}{m.group(4)} {m.group(2)}"
+    return joined + " " * (len(m.group(0)) - len(joined))
+
+
 def _strength_groups(text: str) -> list[tuple[int, list[float], tuple[float, str] | None, bool]]:
     """Each strength expression: (position, numbers, (mg factor, per) or None if no unit, unit recognised)."""
     cleaned = _NOT_STRENGTH_RE.sub(lambda m: " " * len(m.group(0)), text)
+    cleaned = _UNIT_EACH_RE.sub(_unit_once, cleaned)
     groups = []
     for m in _STRENGTH_RE.finditer(cleaned):
         nums = [_number(n) for n in re.split(r"\s*[-/]\s*", m.group("nums"))]
