@@ -27,6 +27,9 @@ def concept(system: str | None, code: str | None, display: str) -> dict:
     (ICD, "G89.3", "Neoplasm related pain (acute) (chronic)", True),
     (ICD, "C25.9", "Malignant neoplasm of pancreas, unspecified", True),
     (SCT, "372142002", "Carcinoma of pancreas", True),
+    (SCT, "700423003", "Adenocarcinoma of pancreas", True),  # from the generated CDC value-set file
+    (SCT, "305911006", "Seen in hospice", True),
+    (SCT, "441482006", "History of sickle cell anaemia", False),  # RULES-WAVE2 4.4: does not exclude
     (SCT, "385763009", "Hospice care", True),
     (SCT, "300936002", "Terminal illness", True),
     (SCT, "133918004", "Comfort measures", True),

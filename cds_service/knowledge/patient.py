@@ -84,8 +84,12 @@ def _negated(text: str, term: str) -> bool:
 def _build(name: str, spec: Mapping[str, Any], extra: Mapping[str, Any]) -> CodeList:
     def both(key: str) -> list:
         return list(spec.get(key, [])) + list(extra.get(key, []))
+    snomed = set(both("snomed"))
+    if spec.get("snomed_value_sets_file"):  # generated from published value sets (scripts/build_exclusion_codes.py)
+        generated = json.loads((_DATA.parent / spec["snomed_value_sets_file"]).read_text(encoding="utf-8"))
+        snomed.update(code for vs in generated["value_sets"].values() for code in vs["snomed"])
     return CodeList(name, tuple(tuple(r) for r in both("icd10cm_ranges")), tuple(both("icd10cm_prefixes")),
-                    frozenset(both("snomed")), tuple(t.lower() for t in both("text")),
+                    frozenset(snomed), tuple(t.lower() for t in both("text")),
                     tuple(t.lower() for t in both("text_exclude")), tuple(both("icd10cm_excluded_prefixes")))
 
 
