@@ -1,65 +1,29 @@
 """Patient facts: the drafts, current and past medications, conditions and observations, in the shape the
-rules read (RULES.md 1.1). Records are read leniently: an unreadable field is skipped, never an error.
+rules read (RULES.md 1.1), and the questions rules ask of them. Which records are current or history, and
+what their references point to, is read in ``fhir/records.py``; a record that is one of this call's drafts
+is not counted again.
 
 A medication's daily dose and supply are computed when a rule first asks (``MedicationUse.dose``), and never for
 history records: on a long list most records are only read for what and when.
-
-Current medications: MedicationRequest/MedicationOrder ``active`` or ``on-hold``; MedicationStatement
-``active``, ``intended`` or ``taking`` (R5 ``recorded`` while its period is open); MedicationDispense whose
-days' supply covers today. ``completed``/``stopped`` records are history. ``entered-in-error``, ``cancelled``,
-``draft`` and the rest are ignored, as is a record that is one of this call's drafts.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import cached_property
 from typing import Any
 
 from .fhir.prefetch import PatientRecord
-from .fhir.versions import to_r4
+from .fhir.records import DISCONTINUE, classify, resolve
 from .hooks import OrderContext
 from .knowledge.drugs import DrugKnowledge, Product
-from .knowledge.medication import MedicationUse, duration_days, timing_bounds
+from .knowledge.medication import MedicationUse
 from .knowledge.patient import (CodeList, age_on, code_lists, condition_is_active, in_care_of_list,
                                 latest_documented)
 from .knowledge.lenient import items, parse_date
 
 log = logging.getLogger(__name__)
-
-_CURRENT = {
-    "MedicationRequest": {"active", "on-hold"},
-    "MedicationStatement": {"active", "intended", "taking"},
-}
-_HISTORY = {"completed", "stopped"}
-_DISCONTINUE = {"stopped", "cancelled"}
-
-
-def _request_span(r4: dict, ongoing: bool) -> tuple[date | None, date | None]:
-    start = parse_date(r4.get("authoredOn"))
-    if ongoing and start:
-        return start, None
-    b_start, b_end = timing_bounds(r4)
-    start = start or b_start
-    if ongoing:
-        return start, None
-    if b_end:
-        return start, b_end
-    supply = duration_days((r4.get("dispenseRequest") or {}).get("expectedSupplyDuration")
-                           if isinstance(r4.get("dispenseRequest"), dict) else None)
-    if start and supply:
-        return start, start + timedelta(days=supply - 1)
-    return start, start
-
-
-def _statement_span(r4: dict) -> tuple[date | None, date | None]:
-    period = r4.get("effectivePeriod")
-    if isinstance(period, dict):
-        return parse_date(period.get("start")), parse_date(period.get("end"))
-    when = parse_date(r4.get("effectiveDateTime")) or parse_date(r4.get("dateAsserted"))
-    return when, None
-
 
 @dataclass
 class PatientFacts:
@@ -150,22 +114,10 @@ class FactBuilder:
         self.lists = code_lists(extra_code_lists)
 
     def _product(self, r4: dict, record: PatientRecord, bundle: list[dict]) -> Product | None:
-        medication = None
         ref = r4.get("medicationReference")
-        if isinstance(ref, dict) and not isinstance(ref.get("reference"), str) and isinstance(ref.get("display"), str):
-            return self.knowledge.identify({"text": ref["display"]})  # Epic's prefetch: a display, no reference
-        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
-            target = ref["reference"]
-            if target.startswith("#"):
-                medication = next((c for c in items(r4.get("contained"))
-                                   if isinstance(c, dict) and c.get("id") == target[1:]), None)
-            else:
-                tail = target.split("/_history")[0].rsplit("/", 2)[-2:]
-                key = "/".join(tail)
-                medication = record.find(key) or next(
-                    (r for r in bundle if f"{r.get('resourceType')}/{r.get('id')}" == key), None)
-            if medication is None and isinstance(ref.get("display"), str):
-                return self.knowledge.identify({"text": ref["display"]})
+        medication = resolve(ref, record, bundle, r4.get("contained"))
+        if medication is None and isinstance(ref, dict) and isinstance(ref.get("display"), str):
+            return self.knowledge.identify({"text": ref["display"]})  # Epic's prefetch: a display only
         concept = r4.get("medicationCodeableConcept")
         return self.knowledge.identify(concept if isinstance(concept, dict) else None, medication)
 
@@ -190,11 +142,7 @@ class FactBuilder:
             return ()
         reasons = [c for c in items(r4.get("reasonCode")) if isinstance(c, dict)]
         for ref in items(r4.get("reasonReference")):
-            target = ref.get("reference") if isinstance(ref, dict) else None
-            if not isinstance(target, str):
-                continue
-            key = "/".join(target.rsplit("/", 2)[-2:])
-            found = record.find(key) or next((r for r in bundle if f"{r.get('resourceType')}/{r.get('id')}" == key), None)
+            found = resolve(ref, record, bundle)
             if found and isinstance(found.get("code"), dict):
                 reasons.append(found["code"])
             elif isinstance(ref.get("display"), str):
@@ -212,7 +160,7 @@ class FactBuilder:
                 continue
             start = parse_date(d.r4.get("authoredOn")) or today
             use = self._use(d.r4, d.ref, d.original["resourceType"], "draft", start, None, record, bundle, unidentified)
-            if use.status in _DISCONTINUE:
+            if use.status in DISCONTINUE:
                 stops.append(use)  # an order to stop a medication, not a new one
                 continue
             drafts.append(use)
@@ -227,7 +175,7 @@ class FactBuilder:
             if ref in draft_refs:
                 continue
             try:
-                placed = self._classify(res, kind, today)
+                placed = classify(res, kind, today)
             except (AttributeError, TypeError, ValueError):  # a malformed old record: skip it, log the type only
                 log.info("skipped an unreadable %s record", kind)
                 continue
@@ -244,35 +192,3 @@ class FactBuilder:
                             record.of_type("Condition"), record.of_type("Observation"),
                             list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops,
                             record.of_type("ServiceRequest", "Encounter"))
-
-    def _classify(self, res: dict, kind: str, today: date) -> tuple[str, dict, date | None, date | None] | None:
-        r4 = to_r4(res)
-        status = str(r4.get("status") or "")
-        if kind in ("MedicationRequest", "MedicationOrder"):
-            if status in _CURRENT["MedicationRequest"]:
-                start, end = _request_span(r4, ongoing=True)
-                return "current", r4, start, end
-            if status in _HISTORY:
-                start, end = _request_span(r4, ongoing=False)
-                return "history", r4, start, end
-            return None
-        if kind == "MedicationStatement":
-            if r4.get("wasNotTaken") is True or status in ("not-taken", "entered-in-error", "draft"):
-                return None
-            start, end = _statement_span(r4)
-            if status in _CURRENT["MedicationStatement"] or (status == "recorded" and (end is None or end >= today)):
-                if end is not None and end < today:
-                    return "history", r4, start, end
-                return "current", r4, start, end
-            if status in _HISTORY or status == "recorded":
-                return "history", r4, start, end or start
-            return None
-        # MedicationDispense
-        if status in ("entered-in-error", "cancelled", "declined", "preparation", "draft"):
-            return None
-        start = parse_date(r4.get("whenHandedOver")) or parse_date(r4.get("whenPrepared"))
-        if start is None:
-            return None
-        supply = duration_days(r4.get("daysSupply"))
-        end = start + timedelta(days=supply - 1) if supply else start
-        return ("current" if end >= today else "history"), r4, start, end
