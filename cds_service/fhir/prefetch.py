@@ -23,6 +23,7 @@ from pathlib import Path
 import re
 from typing import Any, Callable, Iterable
 
+from ..knowledge.lenient import items
 from .client import FhirClient, is_allowed
 
 log = logging.getLogger(__name__)
@@ -156,15 +157,11 @@ def _searched_types(value: Any) -> set[str]:
     for that type."""
     if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
         return set()
-    for link in items_of(value.get("link")):
+    for link in items(value.get("link")):
         if isinstance(link, dict) and link.get("relation") == "self" and isinstance(link.get("url"), str):
             kind = link["url"].split("?")[0].rstrip("/").rsplit("/", 1)[-1]
             return {kind} if re.fullmatch(r"[A-Z][A-Za-z]{1,63}", kind) else set()
     return set()
-
-
-def items_of(value: Any) -> list:
-    return value if isinstance(value, list) else []
 
 
 def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, access_token: str | None,
