@@ -293,6 +293,14 @@ def test_tolerance_threshold_per_drug(code, dosages, tolerant):
     assert assess_opioid_tolerance([med], [med], TODAY).tolerant is tolerant
 
 
+def test_an_as_needed_ceiling_is_not_tolerance():
+    """FDA: tolerant patients are *taking* the dose. Oxycodone 5 mg every 4 hours as needed may reach 30 mg/day
+    but says nothing of what is taken: tolerance is not established (scheduled, the same order is)."""
+    prn = current(by_code("1049621"), every(4, prn=True), start=date(2026, 11, 1))
+    result = assess_opioid_tolerance([prn], [prn], TODAY)
+    assert not result.tolerant and "as needed" in result.lines[0].reason
+
+
 def test_six_days_at_threshold_is_not_yet_tolerant():
     med = current(by_code("892672"), tablets(1, 2), start=date(2026, 11, 16))
     result = assess_opioid_tolerance([med], [med], TODAY)

@@ -105,9 +105,18 @@ def _tolerance_lines(use: MedicationUse) -> list[ToleranceLine]:
     if use.product is None:
         return lines
     mme_by_ing = {line.ingredient: line for line in medication_mme(use)}
+    # FDA: opioid-tolerant patients are those *taking* the dose. An as-needed order's ceiling says what may be
+    # taken, not what is: it shows no tolerance (the MME total still counts it at its maximum, RULES.md 1.3).
+    as_needed = bool(use.dose and use.dose.prn and use.resource_type != "MedicationDispense")
     for component in use.product.components:
         ing = component.ingredient
         if "opioid" not in ing.classes:
+            continue
+        if as_needed:
+            unit = {"mg/d": "mg/day", "mcg/h": "mcg/h"}.get(str(ing.tolerance_unit), "MME/day")
+            threshold = ing.tolerance_threshold if unit != "MME/day" else OTHER_OPIOID_MME
+            lines.append(ToleranceLine(use, ing.name, None, unit, threshold, None,
+                                       "as needed: the amount taken is not known"))
             continue
         dose = use.dose.for_ingredient(ing.name) if use.dose else None
         if ing.tolerance_unit == "mcg/h" and use.product.form.patch:
