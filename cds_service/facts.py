@@ -9,7 +9,7 @@ history records: on a long list most records are only read for what and when.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cached_property
 from typing import Any
@@ -17,8 +17,9 @@ from typing import Any
 from .fhir.prefetch import PatientRecord
 from .fhir.records import DISCONTINUE, classify, resolve
 from .hooks import OrderContext
-from .knowledge.drugs import DrugKnowledge, Product
-from .knowledge.medication import MedicationUse
+from .knowledge.drugs import DoseForm, DrugKnowledge, Product
+from .knowledge.medication import MedicationUse, route_of_dosage
+from .knowledge.names import names_a_patch
 from .knowledge.patient import (CodeList, age_on, code_lists, condition_is_active, in_care_of_list,
                                 latest_documented)
 from .knowledge.lenient import items, parse_date
@@ -124,6 +125,10 @@ class FactBuilder:
     def _use(self, r4: dict, ref: str, kind: str, role: str, start: date | None, end: date | None,
              record: PatientRecord, bundle: list[dict], unidentified: list[str]) -> MedicationUse:
         product = self._product(r4, record, bundle)
+        if (product is not None and product.form.patch and route_of_dosage(r4) == "injection"
+                and not names_a_patch(product.name)):
+            # "fentanyl 25 mcg/hr" given intravenously: a rate per hour, not a transdermal system
+            product = replace(product, form=DoseForm("injection", False, False, True))
         concept = r4.get("medicationCodeableConcept") if isinstance(r4.get("medicationCodeableConcept"), dict) else {}
         display = (product.name if product else None) or concept.get("text") or next(
             (c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict) and c.get("display")),

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from conftest import load_json, post_hook, rule_ids
 from cds_service.knowledge.dosing import daily_dose, doses_per_day, timing_code_doses
 from cds_service.knowledge.drugs import DrugKnowledge
 from cds_service.knowledge.exposure import distinct_therapies
@@ -306,3 +307,15 @@ def test_benzhydrocodone_is_an_opioid_with_no_mme_factor(concept):
 def test_oracle_health_names_with_a_unit_after_each_strength(text, expected):
     """Oracle Health (Cerner) writes "5 mg-325 mg"; in written order and only when a product has it."""
     assert sorted(comps(K.identify({"text": text}))) == expected
+
+
+@pytest.mark.parametrize("route, is_patch", [({"text": "Intravenous"}, False), (None, True)])
+def test_a_rate_per_hour_given_intravenously_is_not_a_patch(client, route, is_patch):
+    """"fentanyl citrate 25 mcg/hr" names no form: with an IV route it is an infusion (no fentanyl-patch card,
+    no transdermal MME); with no route stated, a strength per hour is a transdermal system."""
+    body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    draft["medicationCodeableConcept"] = {"text": "fentanyl citrate 25 mcg/hr"}
+    if route:
+        draft["dosageInstruction"][0]["route"] = route
+    assert ("fentanyl-patch-opioid-naive" in rule_ids(post_hook(client, body))) is is_patch

@@ -68,14 +68,7 @@ class MedicationUse:
         """The product's route; when the name does not say, the route the dosage names ("Oral", "IV"), else ""."""
         if self.product is not None and self.product.form.route:
             return self.product.form.route
-        for dosage in items(self.order.get("dosageInstruction")):
-            concept = dosage.get("route") if isinstance(dosage, dict) else None
-            if isinstance(concept, dict):
-                words = [concept.get("text")] + [c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict)]
-                for word in words:
-                    if isinstance(word, str) and (route := dosage_route(word)):
-                        return route
-        return ""
+        return route_of_dosage(self.order)
 
     @property
     def is_opioid(self) -> bool:
@@ -94,6 +87,18 @@ class MedicationUse:
         if self.product is None:
             return None
         return self.product.therapy_key, is_prn(self.order.get("dosageInstruction"))
+
+
+def route_of_dosage(order: Mapping[str, Any]) -> str:
+    """The route the order's dosage names ("Oral", "IV", a coded route's display); "" when none does."""
+    for dosage in items(order.get("dosageInstruction")):
+        concept = dosage.get("route") if isinstance(dosage, dict) else None
+        if isinstance(concept, dict):
+            words = [concept.get("text")] + [c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict)]
+            for word in words:
+                if isinstance(word, str) and (route := dosage_route(word)):
+                    return route
+    return ""
 
 
 def duration_days(quantity: Any) -> float | None:

@@ -162,6 +162,14 @@ def _form(text: str, brand_flags: dict | None, per_hour: bool):
     return route, release, patch, bool(forms or routes_stated)
 
 
+def names_a_patch(text: str) -> bool:
+    """The text itself says patch or transdermal ("PT72", "patch", "TD"), rather than a patch being inferred
+    from a strength per hour."""
+    lowered = text.lower()
+    return any(VOCABULARY["forms"][m.group(1)].get("patch") for m in _FORM_RE.finditer(lowered)) or any(
+        VOCABULARY["routes"][m.group(1)] == "transdermal" for m in _ROUTE_RE.finditer(lowered))
+
+
 def dosage_route(text: str) -> str:
     """The route a Dosage.route text or display names ("Oral", "Intravenous", "TD"); "" when none or several."""
     routes = {VOCABULARY["routes"][m.group(1)] for m in _ROUTE_RE.finditer(text.lower())}
