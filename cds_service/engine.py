@@ -20,6 +20,7 @@ from .fhir.prefetch import PreconditionFailed  # noqa: F401  (re-exported for th
 from .hooks import HookError, OrderContext, order_context  # noqa: F401
 from .hooks.cdc_suite import prefetch_of, roll_request
 from .knowledge.drugs import DrugKnowledge
+from .knowledge.lenient import reference_parts
 from .rules import DEFAULT_PARAMS, RULES, Finding
 
 log = logging.getLogger(__name__)
@@ -104,5 +105,4 @@ def _unresolved_medications(ctx: OrderContext) -> list[dict]:
     """The drafts' references to Medication resources neither contained nor in the draft Bundle."""
     in_bundle = {r.get("id") for r in ctx.other_resources if r.get("resourceType") == "Medication"}
     refs = [d.r4.get("medicationReference") for d in ctx.drafts]
-    return [r for r in refs if isinstance(r, dict) and isinstance(r.get("reference"), str)
-            and not r["reference"].startswith("#") and r["reference"].rsplit("/", 1)[-1] not in in_bundle]
+    return [r for r in refs if (parts := reference_parts(r)) is not None and parts[1] not in in_bundle]

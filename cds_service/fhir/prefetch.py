@@ -23,7 +23,7 @@ from pathlib import Path
 import re
 from typing import Any, Callable, Iterable
 
-from ..knowledge.lenient import items
+from ..knowledge.lenient import items, reference_parts
 from .client import FhirClient, is_allowed
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,8 @@ def about_other_patient(resource: dict, patient_id: str | None) -> bool:
     if resource.get("resourceType") == "Patient":
         return isinstance(resource.get("id"), str) and resource["id"] != patient_id
     for key in ("subject", "patient"):
-        ref = resource.get(key)
-        target = ref.get("reference") if isinstance(ref, dict) else None
-        if not isinstance(target, str) or target.startswith(("urn:", "#")):
-            continue
-        parts = target.split("/_history")[0].rstrip("/").rsplit("/", 2)
-        if len(parts) >= 2 and (parts[-2] != "Patient" or parts[-1] != patient_id):
+        parts = reference_parts(resource.get(key))
+        if parts is not None and parts != ("Patient", patient_id):
             return True
     return False
 
@@ -133,15 +129,13 @@ MAX_MEDICATION_FETCH = 100
 def _medication_id(reference: Any, fhir_server: str | None) -> str | None:
     """The id of a Medication a reference points to on the EHR's own server ("Medication/123", or that
     server's absolute URL); None for contained, foreign or malformed references."""
-    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+    parts = reference_parts(reference)
+    if parts is None or parts[0] != "Medication" or not _FHIR_ID.fullmatch(parts[1]):
         return None
-    target = reference["reference"].split("/_history")[0]
-    if "://" in target:
-        if not fhir_server or not target.startswith(fhir_server.rstrip("/") + "/"):
-            return None
-        target = target[len(fhir_server.rstrip("/")) + 1:]
-    kind, _, rid = target.partition("/")
-    return rid if kind == "Medication" and _FHIR_ID.fullmatch(rid) else None
+    target = reference["reference"]
+    if "://" in target and not (fhir_server and target.startswith(fhir_server.rstrip("/") + "/")):
+        return None  # on another server: never fetched with this server's token
+    return parts[1]
 
 
 def _wanted_medications(record: "PatientRecord", references: Iterable[Any], fhir_server: str | None) -> list[str]:

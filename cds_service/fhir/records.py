@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from ..knowledge.lenient import items, parse_date
+from ..knowledge.lenient import items, parse_date, reference_parts
 from ..knowledge.medication import duration_days, timing_bounds
 from .prefetch import PatientRecord
 from .versions import to_r4
@@ -53,11 +53,12 @@ def resolve(reference: Any, record: PatientRecord, bundle: list[dict], contained
     """The resource a Reference points to: "#id" in ``contained``, else "Type/id" (relative, absolute or with
     _history) in the prefetched record or the draft Bundle; None when it is not in the request."""
     target = reference.get("reference") if isinstance(reference, dict) else None
-    if not isinstance(target, str):
-        return None
-    if target.startswith("#"):
+    if isinstance(target, str) and target.startswith("#"):
         return next((c for c in items(contained) if isinstance(c, dict) and c.get("id") == target[1:]), None)
-    key = "/".join(target.split("/_history")[0].rsplit("/", 2)[-2:])
+    parts = reference_parts(reference)
+    if parts is None:
+        return None
+    key = "/".join(parts)
     return record.find(key) or next((r for r in bundle if f"{r.get('resourceType')}/{r.get('id')}" == key), None)
 
 

@@ -38,3 +38,15 @@ def bounded_days(days: Any) -> float | None:
     if isinstance(days, bool) or not isinstance(days, (int, float)):
         return None
     return float(days) if math.isfinite(days) and 0 < days <= MAX_DURATION_DAYS else None
+
+
+def reference_parts(reference: Any) -> tuple[str, str] | None:
+    """("Type", "id") of a Reference: relative "Type/id" or absolute "https://.../Type/id", with or without
+    "/_history/n"; None for a contained ("#id"), urn: or display-only reference and anything else."""
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if not isinstance(target, str) or target.startswith(("#", "urn:")):
+        return None
+    parts = target.split("/_history")[0].rstrip("/").rsplit("/", 2)
+    if len(parts) < 2 or not parts[-2] or not parts[-1]:
+        return None
+    return parts[-2], parts[-1]
