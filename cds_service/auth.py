@@ -57,6 +57,29 @@ class JtiCache:
             self._seen[key] = expires_at
             return True
 
+    def seen(self, key: str, now: float) -> bool:
+        return self._seen.get(key, 0.0) > now
+
+
+class ReplayCheck:
+    """The replay check hook calls use: the shared store decides (a token replayed to another worker or replica
+    is refused), and while the store cannot be reached this process remembers the token ids itself, so that
+    hook calls keep being answered during a database outage. What is lost meanwhile is only the refusal of a
+    replay to *another* process; each degraded check is reported (``on_degraded``: logged and counted), and ids
+    remembered during the outage are still refused after it."""
+
+    def __init__(self, shared: Callable[[str, float, float], bool], on_degraded: Callable[[Exception], None]):
+        self.shared, self.on_degraded, self.local = shared, on_degraded, JtiCache()
+
+    def __call__(self, key: str, expires_at: float, now: float) -> bool:
+        if self.local.seen(key, now):
+            return False
+        try:
+            return self.shared(key, expires_at, now)
+        except Exception as exc:  # noqa: BLE001  the store is down or failing: degrade, never a 500
+            self.on_degraded(exc)
+            return self.local.use(key, expires_at, now)
+
 
 class Verifier:
     def __init__(self, issuers: dict[str, dict], leeway: int = 60, min_refresh: int = 300,
@@ -109,21 +132,40 @@ class Verifier:
         return _pick(cached.keys, kid)
 
     def verify(self, token: str, audience: str) -> dict:
-        """The verified claims of ``token`` for a call to ``audience``; raises AuthError."""
+        """The verified claims of ``token`` for a call to ``audience``; raises AuthError, never anything else.
+
+        A token shape the checks below did not foresee is still a 401, logged by type only: an unauthenticated
+        caller must never be able to produce a 500."""
+        try:
+            return self._verify(token, audience)
+        except AuthError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.warning("token check failed unexpectedly (%s); refused", type(exc).__name__)
+            raise AuthError("malformed token") from None
+
+    def _verify(self, token: str, audience: str) -> dict:
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError):
             raise AuthError("malformed token") from None
-        alg = header.get("alg")
-        if alg not in ASYMMETRIC:
+        alg, kid, jku = header.get("alg"), header.get("kid"), header.get("jku")
+        if not isinstance(alg, str) or alg not in ASYMMETRIC:
             raise AuthError("token algorithm not accepted (asymmetric signatures only)")
+        if not (kid is None or isinstance(kid, str)) or not (jku is None or isinstance(jku, str)):
+            raise AuthError("malformed token (kid and jku must be text)")
         iss = unverified.get("iss")
         if not isinstance(iss, str) or iss not in self.issuers:
             raise AuthError("issuer not trusted")
-        key = self._key(iss, header.get("kid"), header.get("jku"))
+        for name in TIME_CLAIMS:  # a number PyJWT or our arithmetic cannot handle (10^400, a string) is refused
+            if name in unverified and not _is_time(unverified[name]):
+                raise AuthError(f"token {name} claim is not a valid time")
+        key = self._key(iss, kid, jku)
+        if not key.fits(alg):
+            raise AuthError("token algorithm does not match the issuer's key")
         try:
-            claims = jwt.decode(token, key, algorithms=[alg], audience=audience, issuer=iss, leeway=self.leeway,
+            claims = jwt.decode(token, key.key, algorithms=[alg], audience=audience, issuer=iss, leeway=self.leeway,
                                 options={"require": ["iss", "aud", "exp", "iat", "jti"]})
         except jwt.ExpiredSignatureError:
             raise AuthError("token expired") from None
@@ -131,35 +173,70 @@ class Verifier:
             raise AuthError("token audience is not this service URL") from None
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError(f"token lacks the {exc.claim} claim") from None
-        except jwt.ImmatureSignatureError:
-            raise AuthError("token issued in the future") from None
+        except jwt.ImmatureSignatureError as exc:
+            raise AuthError("token not valid yet (nbf)" if "nbf" in str(exc) else "token issued in the future") from None
         except jwt.PyJWTError:
             raise AuthError("token signature or claims invalid") from None
         now = self.clock()
-        if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now + self.leeway:
+        if claims["iat"] > now + self.leeway:
             raise AuthError("token issued in the future")
-        if not isinstance(claims.get("jti"), str) or not claims["jti"]:
-            raise AuthError("token lacks the jti claim")
+        if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > MAX_JTI:
+            raise AuthError("token jti claim must be text of at most 255 characters")
         if not self.use_jti(f"{iss}|{claims['jti']}", float(claims["exp"]) + self.leeway, now):
             raise AuthError("token already used")
         return claims
 
 
-def _parse_jwks(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValueError("a JWK Set is a JSON object")
+TIME_CLAIMS = ("exp", "iat", "nbf")
+LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z: beyond it a time claim is not a time
+MAX_JTI = 255
+_FAMILIES = {"EC": ("ES256", "ES384", "ES512"), "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
+             "OKP": ("EdDSA",)}
+
+
+def _is_time(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+            and 0 <= value <= LATEST_TIME)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A trusted public key and the algorithms it may verify: the JWK's own ``alg`` when it names one, else its
+    key type's family (an RSA key never checks an ES384 signature: PyJWT raises a TypeError on that pairing)."""
+
+    key: Any
+    key_type: str
+    alg: str | None
+
+    def fits(self, alg: str) -> bool:
+        return alg == self.alg if self.alg else alg in _FAMILIES.get(self.key_type, ())
+
+
+def _parse_jwks(data: Any) -> dict[str, _Key]:
+    """The signing keys of a JWK Set by ``kid``; keys PyJWT cannot use, or meant for encryption, are skipped."""
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise ValueError("a JWK Set is a JSON object with a list of keys")
     keys = {}
-    for jwk in jwt.PyJWKSet.from_dict(data).keys:
-        keys[jwk.key_id or ""] = jwk
+    for raw in data["keys"]:
+        if not isinstance(raw, dict) or raw.get("use", "sig") != "sig":
+            continue
+        try:
+            jwk = jwt.PyJWK(raw)
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            continue
+        if jwk.key_type in _FAMILIES:
+            keys[jwk.key_id or ""] = _Key(jwk.key, jwk.key_type, raw.get("alg") if isinstance(raw.get("alg"), str) else None)
+    if not keys:
+        raise ValueError("the JWK Set has no usable signing key")
     return keys
 
 
-def _pick(keys: dict[str, Any], kid: str | None) -> Any:
+def _pick(keys: dict[str, _Key], kid: str | None) -> _Key:
     if kid is None and len(keys) == 1:
-        return next(iter(keys.values())).key
+        return next(iter(keys.values()))
     if kid not in keys:
         raise AuthError("no trusted key with this kid")
-    return keys[kid].key
+    return keys[kid]
 
 
 def _fetch_jwks(url: str) -> dict:

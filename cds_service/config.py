@@ -44,8 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),
     Setting("MAX_CONTENT_LENGTH", 5 * 1024 * 1024, "Largest request body accepted (bytes); larger ones get 413.",
             "Serving", minimum=1024),
-    Setting("PUBLIC_BASE_URL", "", "The public URL of this service behind a proxy; a JWT's `aud` must be it plus "
-            "the path called. Empty: the URL the request arrived at.", "Serving"),
+    Setting("PUBLIC_BASE_URL", "", "The URL the EHR calls this service at (e.g. `https://cds.hospital.example`); a "
+            "JWT's `aud` must be it plus the path called. Required when `AUTH_MODE` is `required`: the `Host` "
+            "header never decides the audience.", "Serving"),
     # Store
     Setting("DATABASE_URL", "", "SQLAlchemy URL of the shared store, e.g. "
             "`postgresql+psycopg://cds:secret@db:5432/cds`. Empty: the SQLite file `DATABASE`.", "Store", secret=True),

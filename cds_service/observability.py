@@ -33,6 +33,8 @@ RULE_ERRORS = Counter("cds_rule_errors_total", "Rules that raised on a request (
                       ["rule"])
 OTHER_PATIENT = Counter("cds_other_patient_resources_total",
                         "Resources about another patient than the one in context, ignored")
+REPLAY_DEGRADED = Counter("cds_replay_check_degraded_total",
+                          "Token replay checks made in a worker's memory because the store could not be reached")
 FEEDBACK = Counter("cds_feedback_total", "Feedback items received (duplicates included), by outcome", ["outcome"])
 
 

@@ -100,7 +100,9 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             self._insert = sqlite.insert
         elif self.dialect == "postgresql":
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            # Bounded waits: an unreachable database must cost a hook call seconds, not the OS's TCP timeout.
+            self.engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5,
+                                        connect_args={"connect_timeout": 3})
             self._insert = postgresql.insert
         else:
             raise ValueError(f"DATABASE_URL: unsupported database '{self.dialect}' (use postgresql+psycopg:// or sqlite://)")

@@ -8,10 +8,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cds_service import create_app
 
@@ -25,6 +29,35 @@ SERVICE_FOR_HOOK = {
     "order-sign": "pain-medication-safety-order-sign",
     "medication-prescribe": "pain-medication-safety-medication-prescribe",
 }
+
+
+# -- JWTs as CDS clients sign them (keys made here) ---------------------------------------------------------------
+ISS = "https://ehr.example.org"
+SANDBOX_ISS = "https://sandbox.cds-hooks.org"
+JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+PUBLIC_BASE = "http://localhost"  # what the test client calls; required mode needs it set
+DISCOVERY = PUBLIC_BASE + "/cds-services"
+EC_KEY = ec.generate_private_key(ec.SECP384R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC_KEY = ec.generate_private_key(ec.SECP384R1())
+
+
+def jwk(private_key, kid: str, alg: str) -> dict:
+    algo = jwt.algorithms.ECAlgorithm if alg.startswith("ES") else jwt.algorithms.RSAAlgorithm
+    key = json.loads(algo.to_jwk(private_key.public_key()))
+    return {**key, "kid": kid, "alg": alg, "use": "sig"}
+
+
+JWKS = {"keys": [jwk(EC_KEY, "ec-1", "ES384"), jwk(RSA_KEY, "rsa-1", "RS384")]}
+
+
+def token(aud=DISCOVERY, key=EC_KEY, alg="ES384", kid="ec-1", iss=ISS, jku=None, drop=(), **claims) -> str:
+    now = int(time.time())
+    body = {"iss": iss, "aud": aud, "exp": now + 300, "iat": now, "jti": str(uuid.uuid4()), **claims}
+    for name in drop:
+        body.pop(name)
+    headers = {"kid": kid, "typ": "JWT", **({"jku": jku} if jku else {})}
+    return jwt.encode(body, key, algorithm=alg, headers=headers)
 
 
 def load_json(relative: str) -> dict:

@@ -207,9 +207,10 @@ def test_review_page_is_behind_the_admin_credential(config):
 
 
 def test_review_page_is_refused_in_production_without_a_password(config):
-    from test_auth import ISS, JWKS
+    from conftest import ISS, JWKS
 
-    production = create_app({**config, "AUTH_MODE": "required", "TRUSTED_ISSUERS": {ISS: {"jwks": JWKS}}})
+    production = create_app({**config, "AUTH_MODE": "required", "TRUSTED_ISSUERS": {ISS: {"jwks": JWKS}},
+                             "PUBLIC_BASE_URL": "https://cds.hospital.example"})
     response = production.test_client().get("/")
     assert response.status_code == 403 and "CDS_ADMIN_PASSWORD" in response.get_json()["message"]
     assert production.test_client().get("/healthz").status_code == 200  # probes need no token

@@ -17,7 +17,7 @@ from cds_service import create_app
 from cds_service.review import governance
 from cds_service.store import Store, cards_shown
 from conftest import FIXTURE_NOW, load_json
-from test_auth import ISS, JWKS, token
+from conftest import ISS, JWKS, token
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
 YESTERDAY = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)

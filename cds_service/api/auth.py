@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import logging
+import time
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify, request
 
-from ..auth import AuthError, Verifier
+from .. import observability as obs
+from ..auth import AuthError, ReplayCheck, Verifier
 from ..config import ConfigError
 from ..store import Store
 
@@ -20,8 +23,14 @@ def register(app: Flask, store: Store) -> None:
     if not app.config["TRUSTED_ISSUERS"]:
         raise ConfigError("AUTH_MODE=required needs TRUSTED_ISSUERS (see README, 'Trusting CDS clients'); "
                           "for local development set CDS_AUTH_MODE=development")
+    if not _is_base_url(app.config["PUBLIC_BASE_URL"]):
+        # The audience a token must name is this service's public URL; taken from the request, a caller could
+        # choose it with the Host header and replay a token minted for another service.
+        raise ConfigError("CDS_PUBLIC_BASE_URL: AUTH_MODE=required needs the http(s) URL the EHR calls (a token's "
+                          "aud is it plus the path called); the Host header never decides the audience")
+    replay = ReplayCheck(store.use_jti, _replay_degraded)
     app.extensions["cds_verifier"] = Verifier(app.config["TRUSTED_ISSUERS"], app.config["JWT_LEEWAY_SECONDS"],
-                                              app.config["JWKS_MIN_REFRESH_SECONDS"], replay=store.use_jti)
+                                              app.config["JWKS_MIN_REFRESH_SECONDS"], replay=replay)
 
     @app.before_request
     def _authenticate():
@@ -31,14 +40,34 @@ def register(app: Flask, store: Store) -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _unauthorized("a bearer JWT is required")
-        base = current_app.config["PUBLIC_BASE_URL"]
-        audience = (base.rstrip("/") + request.path) if base else request.base_url
+        audience = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + request.path
         try:
             current_app.extensions["cds_verifier"].verify(token.strip(), audience)
         except AuthError as exc:
             log.info("authentication refused: %s", exc)
             return _unauthorized(str(exc))
         return None
+
+
+def _is_base_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        return (parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
+                and not parts.fragment and parts.username is None)
+    except ValueError:
+        return False
+
+
+_last_degraded_log = [0.0]
+
+
+def _replay_degraded(exc: Exception) -> None:
+    """Counted every time; logged at most once a minute per worker (an outage must not flood the logs)."""
+    obs.REPLAY_DEGRADED.inc()
+    if time.monotonic() - _last_degraded_log[0] >= 60:
+        _last_degraded_log[0] = time.monotonic()
+        log.warning("token replay check uses this worker's memory while the store fails (%s); "
+                    "see cds_replay_check_degraded_total", type(exc).__name__)
 
 
 def _unauthorized(reason: str):
