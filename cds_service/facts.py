@@ -190,7 +190,9 @@ class FactBuilder:
             use = self._use(r4, ref, kind, role, start, end, record, bundle, unidentified)
             (current if role == "current" else history).append(use)
         if unidentified:
-            log.info("unrecognised medications: %s", "; ".join(sorted(set(unidentified))))
+            # How many, not which: a patient's medication names are clinical data and stay out of the logs.
+            log.info("%d medication records could not be identified (no known RxNorm code or name)",
+                     len(unidentified))
         patients = record.of_type("Patient")
         patient = next((p for p in patients if p.get("id") == ctx.patient_id), patients[0] if patients else None)
         return PatientFacts(today, patient, drafts, reported, current, history,

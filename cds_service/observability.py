@@ -38,6 +38,24 @@ REPLAY_DEGRADED = Counter("cds_replay_check_degraded_total",
 FEEDBACK = Counter("cds_feedback_total", "Feedback items received (duplicates included), by outcome", ["outcome"])
 
 
+MAX_LOGGED_TEXT = 200  # characters of any one logged field
+MAX_LOGGED_MESSAGE = 8000  # a message (a rule failure logs its traceback frames)
+MAX_LOGGED_ITEMS = 50
+
+
+def bounded(value: object, limit: int = MAX_LOGGED_TEXT) -> object:
+    """A log value no client can make large: text cut to ``limit`` characters, lists to 50 items. Every field
+    and message passes through here, whatever code logged it (the last line of defence, not the only one)."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"…(+{len(value) - limit})"
+    if isinstance(value, (list, tuple)):
+        items = [bounded(v, limit) for v in value[:MAX_LOGGED_ITEMS]]
+        return items + [f"…(+{len(value) - MAX_LOGGED_ITEMS})"] if len(value) > MAX_LOGGED_ITEMS else items
+    if isinstance(value, dict):
+        return {bounded(str(k)): bounded(v, limit) for k, v in list(value.items())[:MAX_LOGGED_ITEMS]}
+    return value
+
+
 def metrics_payload() -> tuple[bytes, str]:
     """The exposition text: all workers' values when running under ``cds-service serve``."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -52,10 +70,11 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {"time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+                 "level": record.levelname, "logger": record.name,
+                 "message": bounded(record.getMessage(), MAX_LOGGED_MESSAGE)}
         for name in LOG_FIELDS:
             if name in record.__dict__:
-                entry[name] = record.__dict__[name]
+                entry[name] = bounded(record.__dict__[name])
         if record.exc_info:
             entry["exception"] = record.exc_info[0].__name__ if record.exc_info[0] else None
         return json.dumps(entry, separators=(",", ":"))
@@ -68,9 +87,10 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = [f"{n}={record.__dict__[n]}" for n in LOG_FIELDS if n in record.__dict__ and n != "event"]
-        return f"{line} {' '.join(extras)}" if extras else line
+        line = bounded(super().format(record), MAX_LOGGED_MESSAGE)
+        extras = [f"{n}={bounded(record.__dict__[n])}" for n in LOG_FIELDS if n in record.__dict__ and n != "event"]
+        line = f"{line} {' '.join(extras)}" if extras else line
+        return line.replace("\r", "\\r").replace("\n", "\\n")  # one record, one line: no forged entries
 
 
 def formatter_for(log_format: str) -> logging.Formatter:

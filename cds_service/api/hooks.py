@@ -1,6 +1,7 @@
 """POST /cds-services/<id>: a hook call."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -50,6 +51,15 @@ def _drop_null_optionals(body: dict) -> None:
                 del context[key]
 
 
+_LOGGABLE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def loggable_id(value: object) -> str:
+    """``hookInstance`` as the log may carry it: a UUID-like token (CDS Hooks sends a UUID); anything else is
+    logged as ``(invalid)``, so a client cannot write long or multi-line text into the service's logs."""
+    return value if isinstance(value, str) and _LOGGABLE_ID.fullmatch(value) else "(invalid)"
+
+
 def service_or_404(service_id: str):
     service = SERVICES.get(service_id)
     if service is None:
@@ -61,14 +71,13 @@ def service_or_404(service_id: str):
 def call_hook(service_id: str):
     service = service_or_404(service_id)
     body = json_body()
-    if isinstance(body.get("hookInstance"), str):  # logged even when the body is then refused
-        g.log_fields = {"hookInstance": body["hookInstance"][:64]}
+    g.log_fields = {"hookInstance": loggable_id(body.get("hookInstance"))}  # logged even when the body is refused
     _drop_null_optionals(body)
     validate(_VALIDATOR, body)
-    g.log_fields["hook"] = body["hook"]
     if body["hook"] != service.hook:
-        raise ApiError(400, "hook_mismatch", f"service '{service.id}' answers '{service.hook}', not '{body['hook']}'",
-                       "hook")
+        raise ApiError(400, "hook_mismatch", f"service '{service.id}' answers '{service.hook}', not "
+                       f"'{body['hook'][:100]}'", "hook")
+    g.log_fields["hook"] = service.hook
     clock = current_app.config["CLOCK"]
     try:
         result = current_app.extensions["cds_engine"].evaluate(body, clock().date())
