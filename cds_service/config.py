@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),
     Setting("MAX_CONTENT_LENGTH", 5 * 1024 * 1024, "Largest request body accepted (bytes); larger ones get 413.",
             "Serving", minimum=1024),
+    Setting("MAX_DRAFT_ORDERS", 200, "Most medication orders checked in one hook call; more is a 400 that asks the "
+            "EHR to send them in parts (checking some of them would be a silent gap).", "Serving", minimum=1),
     Setting("PUBLIC_BASE_URL", "", "The URL the EHR calls this service at (e.g. `https://cds.hospital.example`); a "
             "JWT's `aud` must be it plus the path called. Required when `AUTH_MODE` is `required`: the `Host` "
             "header never decides the audience.", "Serving"),

@@ -57,7 +57,7 @@ class Engine:
     def evaluate(self, body: dict, today: date) -> Result:
         """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412)."""
         body = roll_request(body, today)  # the CDC test requests' dates, moved to today
-        ctx = order_context(body)
+        ctx = order_context(body, self.settings["MAX_DRAFT_ORDERS"])
         reported = [d for d in ctx.reported if d.has_medication]
         if not reported:
             return Result([])  # e.g. the sandbox's draft before a drug is chosen

@@ -67,8 +67,11 @@ def _entries(value: Any, path: str) -> list[tuple[dict, str]]:
     raise HookError(path, "expected a Bundle or an array of resources")
 
 
-def order_context(body: dict) -> OrderContext:
-    """Build the OrderContext for a validated hook request body."""
+def order_context(body: dict, max_drafts: int | None = None) -> OrderContext:
+    """Build the OrderContext for a validated hook request body.
+
+    More than ``max_drafts`` medication orders is a HookError: the pair rules' work grows with the square of
+    the drafts, and checking only some of an order set would be a silent gap; the client is told to split it."""
     hook, ctx = body["hook"], body["context"]
     if hook == "medication-prescribe":
         items = _entries(ctx.get("medications"), "context.medications")
@@ -88,6 +91,10 @@ def order_context(body: dict) -> OrderContext:
         ref = f"{kind}/{rid}" if has_id else f"{kind}/#{index}"
         r4 = to_r4(resource)
         drafts.append(DraftOrder(ref, has_id, resource, r4, path, True))
+        if max_drafts is not None and len(drafts) > max_drafts:
+            where = "context.medications" if hook == "medication-prescribe" else "context.draftOrders"
+            raise HookError(where, f"more than {max_drafts} medication orders in one call; send them in parts "
+                                   "(setting MAX_DRAFT_ORDERS)")
     if selections is not None:
         refs = {d.ref for d in drafts}
         all_refs = refs | {f"{r.get('resourceType')}/{r.get('id')}" for r in others}
