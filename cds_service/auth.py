@@ -24,6 +24,8 @@ from typing import Any, Callable
 import jwt
 import requests
 
+from . import outbound
+
 log = logging.getLogger(__name__)
 ASYMMETRIC = frozenset({"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"})
 MAX_JWKS_BYTES = 256 * 1024
@@ -95,6 +97,11 @@ class Verifier:
         for iss, spec in issuers.items():
             if not isinstance(spec, dict) or not ({"jwks", "jwks_file", "jwks_url"} & set(spec) or spec.get("jku_allowlist")):
                 raise ValueError(f"TRUSTED_ISSUERS[{iss!r}] needs jwks, jwks_file, jwks_url or jku_allowlist")
+            for url in ([spec["jwks_url"]] if "jwks_url" in spec else []) + list(spec.get("jku_allowlist") or []):
+                try:
+                    outbound.parse(url)
+                except outbound.UnsafeUrl as exc:
+                    raise ValueError(f"TRUSTED_ISSUERS[{iss!r}]: a JWK Set URL is refused: {exc}") from None
             self.issuers[iss] = spec
             if "jwks" in spec:
                 self._sets[f"inline:{iss}"] = _KeySet("inline", _parse_jwks(spec["jwks"]), self.clock())
@@ -240,10 +247,19 @@ def _pick(keys: dict[str, _Key], kid: str | None) -> _Key:
 
 
 def _fetch_jwks(url: str) -> dict:
-    with requests.get(url, timeout=(3, 5), allow_redirects=False, stream=True) as resp:
-        if resp.status_code != 200:
-            raise ValueError(f"JWK Set URL answered HTTP {resp.status_code}")
-        body = resp.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-    if len(body) > MAX_JWKS_BYTES:
-        raise ValueError("JWK Set larger than allowed")
+    """A JWK Set from a trusted URL, by the outbound policy: no redirect, at most MAX_JWKS_BYTES, 8 s in all."""
+    outbound.parse(url)
+    ends_at = time.monotonic() + 8
+    with outbound.BoundedSession() as session:
+        timer = threading.Timer(8, session.abort)
+        timer.start()
+        try:
+            with session.get(url, timeout=(3, 5), allow_redirects=False, stream=True) as resp:
+                if resp.status_code != 200:
+                    raise ValueError(f"JWK Set URL answered HTTP {resp.status_code}")
+                body = outbound.read_bounded(resp, MAX_JWKS_BYTES, ends_at)
+        except outbound.ReadFailed as exc:
+            raise ValueError(f"JWK Set refused: {exc}") from None
+        finally:
+            timer.cancel()
     return json.loads(body)

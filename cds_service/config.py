@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-ROOT = Path(__file__).resolve().parents[1]
+from .outbound import UnsafeUrl, check_base
 
+ROOT = Path(__file__).resolve().parents[1]
 
 class ConfigError(ValueError):
     """A setting is invalid; the message names it and says what is expected."""
@@ -191,6 +192,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
             raise ConfigError(f"CDS_{setting.name}: expected {_type_name(setting.default)}{detail}") from None
     for setting in SETTINGS:
         settings[setting.name] = _check(setting, settings[setting.name])
+    for entry in settings["FHIR_SERVER_ALLOWLIST"]:
+        try:
+            check_base(entry)
+        except UnsafeUrl as exc:
+            raise ConfigError(f"CDS_FHIR_SERVER_ALLOWLIST: {entry!r} is refused ({exc})") from None
     return settings
 
 

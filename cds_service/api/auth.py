@@ -29,8 +29,11 @@ def register(app: Flask, store: Store) -> None:
         raise ConfigError("CDS_PUBLIC_BASE_URL: AUTH_MODE=required needs the http(s) URL the EHR calls (a token's "
                           "aud is it plus the path called); the Host header never decides the audience")
     replay = ReplayCheck(store.use_jti, _replay_degraded)
-    app.extensions["cds_verifier"] = Verifier(app.config["TRUSTED_ISSUERS"], app.config["JWT_LEEWAY_SECONDS"],
-                                              app.config["JWKS_MIN_REFRESH_SECONDS"], replay=replay)
+    try:
+        app.extensions["cds_verifier"] = Verifier(app.config["TRUSTED_ISSUERS"], app.config["JWT_LEEWAY_SECONDS"],
+                                                  app.config["JWKS_MIN_REFRESH_SECONDS"], replay=replay)
+    except (ValueError, OSError) as exc:
+        raise ConfigError(f"CDS_TRUSTED_ISSUERS: {exc}") from None
 
     @app.before_request
     def _authenticate():

@@ -1,8 +1,10 @@
 """Fetch FHIR searches the client did not prefetch, only from allow-listed servers.
 
 The access token from ``fhirAuthorization`` is sent only to the ``fhirServer`` of the request, and only when
-that server is on the allow-list; redirects are not followed; every call has connect and read timeouts, a
-response size limit and a bounded number of pages; ``next`` links are followed only on the same server.
+that server is on the allow-list (``outbound.allowed``); every URL called, ``next`` links included, must lie
+under that server by the same policy (``outbound.under``); redirects are not followed; every call has connect
+and read timeouts, a response size limit and a bounded number of pages, and the deadline bounds the whole
+read of all the searches of one hook call, however slowly a server trickles its bytes.
 """
 from __future__ import annotations
 
@@ -10,39 +12,16 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Iterable
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import urljoin
 
 import requests
+
+from .. import outbound
 
 
 class FhirFetchError(Exception):
     """A FHIR search could not be completed; the message holds no token and no patient data."""
-
-
-def _origin(url: str) -> tuple[str, str, int | None, str]:
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default, parts.path.rstrip("/") + "/"
-
-
-def is_allowed(url: str, allowlist: Iterable[str]) -> bool:
-    """True when ``url`` lies under one of the allow-listed base URLs (same scheme, host, port, path prefix)."""
-    try:
-        parts = urlsplit(url)
-        if parts.username or parts.password or parts.scheme not in ("http", "https"):
-            return False
-        scheme, host, port, path = _origin(url)
-    except ValueError:
-        return False
-    for entry in allowlist:
-        try:
-            e_scheme, e_host, e_port, e_path = _origin(entry)
-        except ValueError:
-            continue
-        if (scheme, host, port) == (e_scheme, e_host, e_port) and path.startswith(e_path):
-            return True
-    return False
 
 
 @dataclass
@@ -58,14 +37,14 @@ class FhirClient:
     def __post_init__(self) -> None:
         self._ends_at = time.monotonic() + self.deadline
         self.base_url = self.base_url.rstrip("/") + "/"
-        self.session = requests.Session()
+        self.session = outbound.BoundedSession()
         self.session.headers["Accept"] = "application/fhir+json, application/json"
         if self.access_token:
             self.session.headers["Authorization"] = f"Bearer {self.access_token}"
 
     def _get_json(self, url: str) -> Any:
-        if _origin(url)[:3] != _origin(self.base_url)[:3] or not _origin(url)[3].startswith(_origin(self.base_url)[3]):
-            raise FhirFetchError("a paging link pointed off the FHIR server")
+        if not outbound.under(url, self.base_url):
+            raise FhirFetchError("a URL (a paging link, or the search itself) pointed off the FHIR server")
         remaining = self._ends_at - time.monotonic()
         if remaining <= 0:
             raise FhirFetchError("FHIR fetch deadline reached")
@@ -74,13 +53,9 @@ class FhirClient:
                                   allow_redirects=False, stream=True) as resp:
                 if resp.status_code != 200:
                     raise FhirFetchError(f"FHIR server answered HTTP {resp.status_code}")
-                body = bytearray()
-                for chunk in resp.iter_content(65536):
-                    body.extend(chunk)
-                    if len(body) > self.max_bytes:
-                        raise FhirFetchError("FHIR response larger than the configured limit")
-                    if time.monotonic() > self._ends_at:
-                        raise FhirFetchError("FHIR fetch deadline reached")
+                body = outbound.read_bounded(resp, self.max_bytes, self._ends_at)
+        except outbound.ReadFailed as exc:
+            raise FhirFetchError(f"FHIR response refused: {exc}") from None
         except requests.Timeout:
             raise FhirFetchError("FHIR server timed out") from None
         except requests.RequestException as exc:
@@ -122,7 +97,9 @@ class FhirClient:
         pool = ThreadPoolExecutor(max_workers=min(8, len(queries)))
         try:
             futures = {key: pool.submit(self._safe_search, q) for key, q in queries.items()}
-            wait(futures.values(), timeout=max(0.0, self._ends_at - time.monotonic()) + 0.05)
+            _, late = wait(futures.values(), timeout=max(0.0, self._ends_at - time.monotonic()) + 0.05)
+            if late:
+                self.session.abort()  # the threads still reading return at once; nothing is left behind
             return {key: f.result() if f.done() else FhirFetchError("FHIR fetch deadline reached")
                     for key, f in futures.items()}
         finally:

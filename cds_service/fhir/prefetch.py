@@ -24,7 +24,8 @@ import re
 from typing import Any, Callable, Iterable
 
 from ..knowledge.lenient import items, reference_parts
-from .client import FhirClient, is_allowed
+from .. import outbound
+from .client import FhirClient
 
 log = logging.getLogger(__name__)
 _DATA = Path(__file__).resolve().parents[1] / "data"
@@ -184,7 +185,7 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     wanted = {key: query for key in PREFETCH
               if key not in answered and not delivered.intersection(KEY_TYPES[key])
               and (query := _query(key, dstu2)) is not None}
-    allowed = bool(fhir_server) and is_allowed(fhir_server, allowlist)  # type: ignore[arg-type]
+    allowed = bool(fhir_server) and outbound.allowed(fhir_server, allowlist)
     client: FhirClient | None = None
     if wanted:
         queries = {key: q.replace("{{context.patientId}}", patient_id)
