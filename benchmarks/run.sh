@@ -11,4 +11,5 @@ if ! command -v wrk >/dev/null; then
 fi
 python benchmarks/knowledge_bench.py --rounds 30
 python benchmarks/name_coverage.py --rounds 20
+python benchmarks/bounds_bench.py
 python benchmarks/hook_bench.py --repeat 200 --seconds 10

@@ -22,7 +22,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint, bindparam,
                         create_engine, delete, event, func, select, text)
@@ -87,6 +87,12 @@ def safe_url(url: str) -> str:
 
 def _utc(now: datetime | None) -> str:
     return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+class FeedbackWrite(NamedTuple):
+    stored: int
+    duplicates: int
+    stored_outcomes: Counter
 
 
 class Store:
@@ -199,25 +205,30 @@ class Store:
             time.sleep(0.002)
         return True
 
-    def add_feedback(self, service_id: str, items: list[dict], now: datetime | None = None) -> tuple[int, int]:
-        """Store feedback items; returns (stored, already present)."""
+    def add_feedback(self, service_id: str, items: list[dict], now: datetime | None = None) -> FeedbackWrite:
+        """Store feedback items already checked to fit the columns (``api.feedback``), in one transaction: one
+        query for their rules and one multi-row insert. Returns how many were stored, how many were already
+        present, and the outcomes stored (for the metrics)."""
         received_at = _utc(now)
-        stored = 0
         self.flush()  # the cards this process showed are recorded, so the item gets its rule
+        unique = list({(i["card"], i["outcome"], i["outcomeTimestamp"]): i for i in items}.values())
         with self.engine.begin() as conn:
-            for item in items:
+            cards = sorted({item["card"] for item in unique})
+            rules = dict(conn.execute(select(cards_shown.c.card_uuid, cards_shown.c.rule_id)
+                                      .where(cards_shown.c.card_uuid.in_(cards))).all()) if cards else {}
+            rows = []
+            for item in unique:
                 override = item.get("overrideReason") or {}
                 reason = override.get("reason") or {}
-                rule = conn.execute(select(cards_shown.c.rule_id).where(cards_shown.c.card_uuid == item["card"])).scalar()
-                result = conn.execute(self._insert(feedback).values(
-                    service_id=service_id, card_uuid=item["card"], rule_id=rule, outcome=item["outcome"],
-                    outcome_timestamp=item["outcomeTimestamp"],
-                    accepted_suggestions=json.dumps([s["id"] for s in item.get("acceptedSuggestions") or []]),
-                    override_code=reason.get("code"), override_system=reason.get("system"),
-                    override_display=reason.get("display"), user_comment=override.get("userComment"),
-                    received_at=received_at).on_conflict_do_nothing().returning(feedback.c.id))
-                stored += len(result.all())  # RETURNING, not rowcount: reliable on both drivers
-        return stored, len(items) - stored
+                rows.append({"service_id": service_id, "card_uuid": item["card"], "rule_id": rules.get(item["card"]),
+                             "outcome": item["outcome"], "outcome_timestamp": item["outcomeTimestamp"],
+                             "accepted_suggestions": json.dumps([s["id"] for s in item.get("acceptedSuggestions") or []]),
+                             "override_code": reason.get("code"), "override_system": reason.get("system"),
+                             "override_display": reason.get("display"), "user_comment": override.get("userComment"),
+                             "received_at": received_at})
+            stored = conn.execute(self._insert(feedback).on_conflict_do_nothing().returning(feedback.c.outcome),
+                                  rows).scalars().all() if rows else []
+        return FeedbackWrite(len(stored), len(items) - len(stored), Counter(stored))
 
     def feedback(self) -> list[dict]:
         self.flush()
@@ -239,6 +250,7 @@ class Store:
 
     def rule_summary(self) -> dict[str, dict]:
         """Per rule id: cards shown, feedback by outcome, override rate, top override reasons, shown per day.
+        Feedback counts once per card, by the card's latest outcome (and that outcome's reason).
 
         The rule of a feedback item is the one recorded with it, else the card record's (feedback may in
         principle arrive before the card record of another replica is committed).
@@ -252,20 +264,24 @@ class Store:
                     select(cards_shown.c.rule_id, day, func.count()).group_by(cards_shown.c.rule_id, day)):
                 out[rule_id]["shown"] += count
                 out[rule_id]["per_day"][shown_day] += count
+            # One card counts once, by its latest outcome: an EHR that sends the same override again (another
+            # time stamp, another replica) must not inflate the figures the committee reads.
             rule = func.coalesce(feedback.c.rule_id, cards_shown.c.rule_id)
             joined = feedback.outerjoin(cards_shown, cards_shown.c.card_uuid == feedback.c.card_uuid)
-            query = (select(rule, feedback.c.outcome, feedback.c.override_display, feedback.c.override_code,
-                            func.substr(feedback.c.outcome_timestamp, 1, 10))
-                     .select_from(joined).where(rule.is_not(None)))
-            for rule_id, outcome, display, code, when in conn.execute(query):
-                entry = out[rule_id]
-                if outcome == "accepted":
-                    entry["accepted"] += 1
-                elif outcome == "overridden":
-                    entry["overridden"] += 1
-                    entry["overridden_per_day"][when] += 1
-                    if display or code:
-                        entry["reasons"][display or code] += 1
+            query = (select(feedback.c.card_uuid, rule, feedback.c.outcome, feedback.c.override_display,
+                            feedback.c.override_code, func.substr(feedback.c.outcome_timestamp, 1, 10))
+                     .select_from(joined).where(rule.is_not(None))
+                     .order_by(feedback.c.outcome_timestamp, feedback.c.id))
+            latest = {card: rest for card, *rest in conn.execute(query)}
+        for rule_id, outcome, display, code, when in latest.values():
+            entry = out[rule_id]
+            if outcome == "accepted":
+                entry["accepted"] += 1
+            elif outcome == "overridden":
+                entry["overridden"] += 1
+                entry["overridden_per_day"][when] += 1
+                if display or code:
+                    entry["reasons"][display or code] += 1
         for entry in out.values():
             answered = entry["accepted"] + entry["overridden"]
             entry["override_rate"] = entry["overridden"] / answered if answered else None

@@ -46,8 +46,8 @@ def test_feedback_is_tied_to_its_rule_and_stored_once(store):
     items = [overridden("card-1", "2026-11-22T15:01:00Z", "Patient in palliative care"),
              {"card": "card-2", "outcome": "accepted", "outcomeTimestamp": "2026-11-22T15:01:30Z",
               "acceptedSuggestions": [{"id": "s-naloxone"}]}]
-    assert store.add_feedback("svc", items, NOW) == (2, 0)
-    assert store.add_feedback("svc", items, NOW) == (0, 2)  # the EHR retried: nothing stored twice
+    assert store.add_feedback("svc", items, NOW)[:2] == (2, 0)
+    assert store.add_feedback("svc", items, NOW)[:2] == (0, 2)  # the EHR retried: nothing stored twice
     rows = store.feedback()
     assert [(r["card_uuid"], r["rule_id"], r["outcome"]) for r in rows] == [
         ("card-1", "high-mme", "overridden"), ("card-2", "naloxone-coprescribe", "accepted")]
@@ -91,7 +91,7 @@ def test_governance_figures_per_rule(store):
 
 
 def test_feedback_for_an_unknown_card_is_kept_without_a_rule(store):
-    assert store.add_feedback("svc", [overridden("never-shown", "2026-11-22T15:01:00Z")], NOW) == (1, 0)
+    assert store.add_feedback("svc", [overridden("never-shown", "2026-11-22T15:01:00Z")], NOW)[:2] == (1, 0)
     assert store.feedback()[0]["rule_id"] is None
     assert store.rule_summary() == {}
 

@@ -18,15 +18,17 @@ _SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, field: str | None = None):
+    def __init__(self, status: int, error: str, message: str, field: str | None = None,
+                 extra: dict | None = None, headers: dict | None = None):
         super().__init__(message)
         self.status, self.error, self.message, self.field = status, error, message, field
+        self.extra, self.headers = extra or {}, headers or {}
 
     def body(self) -> dict:
         out = {"error": self.error, "message": self.message}
         if self.field:
             out["field"] = self.field
-        return out
+        return {**out, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,12 @@ class RequestSchema:
     full: jsonschema.protocols.Validator
 
 
-def load_validator(name: str) -> RequestSchema:
-    schema = json.loads((_SCHEMAS / name).read_text(encoding="utf-8"))
+def load_schema(name: str) -> dict:
+    return json.loads((_SCHEMAS / name).read_text(encoding="utf-8"))
+
+
+def load_validator(name_or_schema: str | dict) -> RequestSchema:
+    schema = load_schema(name_or_schema) if isinstance(name_or_schema, str) else name_or_schema
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return RequestSchema(fastjsonschema.compile(schema, use_default=False, use_formats=False), cls(schema))
@@ -73,7 +79,9 @@ def validate(validator: RequestSchema, body: object) -> None:
         message = {"type": f"must be of type {error.validator_value}", "const": f"must be {error.validator_value!r}",
                    "enum": f"must be one of {error.validator_value}", "pattern": "has an invalid format",
                    "minItems": "must not be empty", "minLength": "must not be empty",
-                   "maxLength": "is too long"}[error.validator]
+                   "maxLength": f"is longer than {error.validator_value} characters"}[error.validator]
+    elif error.validator == "maxItems":
+        message = f"has more than {error.validator_value} items"
     elif error.validator == "dependencies":
         message = "fhirServer is required when fhirAuthorization is given"
         field = "fhirServer"
@@ -85,7 +93,7 @@ def validate(validator: RequestSchema, body: object) -> None:
 def register(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
-        return jsonify(exc.body()), exc.status
+        return jsonify(exc.body()), exc.status, exc.headers
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -1,25 +1,96 @@
-"""POST /cds-services/<id>/feedback: what the clinician did with each card."""
+"""POST /cds-services/<id>/feedback: what the clinician did with each card.
+
+The envelope is checked first (an object with 1 to 500 items). Then each item on its own, against the item
+schema (lengths are what the store holds) and for what no schema says: no NUL character and no lone surrogate
+(PostgreSQL refuses both), and an outcome time that is a real instant, stored as UTC with microseconds so that
+the same instant written two ways is one item. Valid items are stored in one transaction; if any item was
+refused the answer is a 400 naming each refused item, with the count of those stored, so that a retry of the
+whole batch is harmless (stored items come back as duplicates). The store failing is a 503 with Retry-After,
+and nothing of the batch is stored.
+"""
 from __future__ import annotations
 
+import copy
+import logging
+from datetime import datetime, timezone
+
 from flask import Blueprint, current_app, g, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import observability as obs
-
-from .errors import load_validator, validate
+from .errors import ApiError, load_schema, load_validator, validate
 from .hooks import json_body, service_or_404
 
+log = logging.getLogger(__name__)
 bp = Blueprint("feedback", __name__)
-_VALIDATOR = load_validator("feedback.schema.json")
+_SCHEMA = load_schema("feedback.schema.json")
+_ITEM = load_validator(_SCHEMA["properties"]["feedback"]["items"])
+_envelope = copy.deepcopy(_SCHEMA)
+_envelope["properties"]["feedback"]["items"] = {"type": "object"}
+_ENVELOPE = load_validator(_envelope)
+STORE_RETRY_AFTER_SECONDS = 30
 
 
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str):
     service = service_or_404(service_id)
     body = json_body()
-    validate(_VALIDATOR, body)
-    stored, duplicates = current_app.extensions["cds_store"].add_feedback(
-        service.id, body["feedback"], current_app.config["CLOCK"]())
-    for item in body["feedback"]:
-        obs.FEEDBACK.labels(item["outcome"]).inc()
-    g.log_fields = {"stored": stored, "duplicates": duplicates}
-    return jsonify({"stored": stored, "duplicates": duplicates})
+    validate(_ENVELOPE, body)
+    accepted, refused = [], []
+    for index, item in enumerate(body["feedback"]):
+        try:
+            accepted.append(checked_item(item))
+        except ApiError as exc:
+            refused.append({"index": index, "field": f"feedback[{index}].{exc.field}" if exc.field else
+                            f"feedback[{index}]", "message": exc.message})
+    try:
+        result = current_app.extensions["cds_store"].add_feedback(service.id, accepted, current_app.config["CLOCK"]())
+    except SQLAlchemyError as exc:
+        log.error("feedback not stored: the store failed (%s)", type(exc).__name__)
+        raise ApiError(503, "store_unavailable", "the feedback store is unavailable; nothing of this batch was "
+                       "stored; send it again later", headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
+    for outcome, count in result.stored_outcomes.items():
+        obs.FEEDBACK.labels(outcome).inc(count)
+    g.log_fields = {"stored": result.stored, "duplicates": result.duplicates, "refused": len(refused)}
+    if refused:
+        first = refused[0]
+        raise ApiError(400, "invalid_request", f"{len(refused)} of {len(body['feedback'])} feedback items refused "
+                       f"(the others were stored): {first['field']} {first['message']}", first["field"],
+                       extra={"refused": refused, "stored": result.stored, "duplicates": result.duplicates})
+    return jsonify({"stored": result.stored, "duplicates": result.duplicates})
+
+
+def checked_item(item: dict) -> dict:
+    """The item as the store keeps it, or an ApiError whose field is relative to the item."""
+    validate(_ITEM, item)
+    override = item.get("overrideReason") or {}
+    texts = {"card": item["card"], "outcomeTimestamp": item["outcomeTimestamp"],
+             "overrideReason.userComment": override.get("userComment"),
+             **{f"overrideReason.reason.{k}": v for k, v in (override.get("reason") or {}).items()
+                if k in ("code", "system", "display")},
+             **{f"acceptedSuggestions[{i}].id": s["id"] for i, s in enumerate(item.get("acceptedSuggestions") or [])}}
+    for field, value in texts.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ApiError(400, "invalid_request", "has a NUL character", field)
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "invalid_request", "has a lone surrogate (not Unicode text)", field) from None
+    return {**item, "outcomeTimestamp": utc_instant(item["outcomeTimestamp"])}
+
+
+def utc_instant(value: str) -> str:
+    """An ISO 8601 date-time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (sortable; one spelling per instant);
+    digits beyond microseconds are dropped. ApiError when it names no real instant (30 February, year 0)."""
+    text = value[:-1] + "+00:00" if value.endswith("Z") else value
+    date_part, sep, rest = text.partition("T")
+    if "." in rest:  # fromisoformat takes at most 6 fractional digits on older Pythons; be explicit
+        whole, _, tail = rest.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        rest = f"{whole}.{tail[:digits][:6].ljust(6, '0')}{tail[digits:]}"
+    try:
+        instant = datetime.fromisoformat(date_part + sep + rest).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        raise ApiError(400, "invalid_request", "is not a real date and time", "outcomeTimestamp") from None
+    return instant.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

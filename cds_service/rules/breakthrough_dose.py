@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..knowledge.exposure import regimen_with_drafts
+from ..knowledge.exposure import regimen_with_drafts, replaces
 from ..knowledge.mme import daily_mme, medication_mme
 from .common import num
 
@@ -18,16 +18,25 @@ FIELDS = ("draft_name", "draft_ref", "dose_mme", "dose_percent", "scheduled_mme"
           "doses_per_day", "problem", "low", "high", "max_doses")
 
 
+def _scheduled_mme(current, drafts) -> float:
+    return daily_mme(u for u in regimen_with_drafts(current, drafts) if u.is_opioid and u.scheduled).total
+
+
 def evaluate(facts: Any, params: dict) -> list:
     from . import Finding
 
     findings = []
+    with_all_drafts: list[float] = []  # the scheduled total once every draft is signed, computed at most once
     for draft in facts.reported:
         if not (draft.is_opioid and draft.dose and draft.dose.prn and not draft.product.is_er_la_opioid):
             continue
-        others = [d for d in facts.drafts if d.ref != draft.ref]
-        scheduled = [u for u in regimen_with_drafts(facts.current_opioids, others) if u.is_opioid and u.scheduled]
-        scheduled_mme = daily_mme(scheduled).total
+        if any(replaces(draft, c) for c in facts.current_opioids):  # a PRN renewing an order: leave it out
+            others = [d for d in facts.drafts if d.ref != draft.ref]
+            scheduled_mme = _scheduled_mme(facts.current_opioids, others)
+        else:  # the draft changes nothing in the regimen (a PRN draft is not scheduled): one total for all
+            if not with_all_drafts:
+                with_all_drafts.append(_scheduled_mme(facts.current_opioids, facts.drafts))
+            scheduled_mme = with_all_drafts[0]
         if scheduled_mme <= 0:
             continue
         lines = medication_mme(draft)
