@@ -43,6 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("THREADS", 4, "Threads per worker (a hook call may wait on the FHIR server).", "Serving", minimum=1),
     Setting("TIMEOUT", 30, "Seconds a worker may spend on one request before it is restarted.", "Serving", minimum=1),
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),
+    Setting("PROXIES", 0, "Reverse proxies in front that set `X-Forwarded-For` and `X-Forwarded-Proto` (the image's "
+            "nginx: 1, set by its entrypoint). The review page's login throttle keys on the address they report; "
+            "0: the peer address.", "Serving", minimum=0),
     Setting("MAX_CONTENT_LENGTH", 5 * 1024 * 1024, "Largest request body accepted (bytes); larger ones get 413.",
             "Serving", minimum=1024),
     Setting("MAX_DRAFT_ORDERS", 200, "Most medication orders checked in one hook call; more is a 400 that asks the "

@@ -251,4 +251,7 @@ def test_the_dockerfile_runs_as_non_root_with_a_health_check_on_a_real_route(cli
     assert client.get(path).status_code == 200
     for name in re.findall(r"\b(CDS_[A-Z_]+)=", dockerfile):
         assert name[4:] in BY_NAME, f"{name} is not a setting"
-    assert re.search(r'^CMD \["cds-service", "serve"\]', dockerfile, re.M)
+    command = re.search(r'^CMD \["bash", "/app/(deploy/[\w.-]+)"\]', dockerfile, re.M).group(1)
+    assert (ROOT / command).is_file()  # the entrypoint the slow-client tests start (tests/security)
+    for copied in re.findall(r"^COPY ([^\n]+) \./deploy/", dockerfile, re.M)[0].split():
+        assert (ROOT / copied).is_file()
