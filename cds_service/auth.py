@@ -1,7 +1,8 @@
 """Trusting CDS clients: verify the EHR's JWT (CDS Hooks 2.0, "Trusting CDS Clients").
 
 - Trusted issuers come from configuration (``TRUSTED_ISSUERS``): ``{iss: {"jwks": {...}} | {"jwks_file": path} |
-  {"jwks_url": url}, "jku_allowlist": [url, ...]}``. A ``jku`` header is fetched only when it is on that
+  {"jwks_url": url}, "jku_allowlist": [url, ...], "sub": client_id}``; with ``sub`` a token must name that client
+  (Epic: the client id the site registered). A ``jku`` header is fetched only when it is on that
   issuer's allow-list; otherwise it is ignored and the issuer's configured JWK Set is used (the spec's
   out-of-band exchange; the CDS Hooks sandbox names a jku that may be unreachable from the service).
 - Asymmetric algorithms only: ``none`` and HMAC are refused before any key is looked at.
@@ -97,6 +98,8 @@ class Verifier:
         for iss, spec in issuers.items():
             if not isinstance(spec, dict) or not ({"jwks", "jwks_file", "jwks_url"} & set(spec) or spec.get("jku_allowlist")):
                 raise ValueError(f"TRUSTED_ISSUERS[{iss!r}] needs jwks, jwks_file, jwks_url or jku_allowlist")
+            if "sub" in spec and not (isinstance(spec["sub"], str) and spec["sub"]):
+                raise ValueError(f"TRUSTED_ISSUERS[{iss!r}]: sub must be the client id (text)")
             for url in ([spec["jwks_url"]] if "jwks_url" in spec else []) + list(spec.get("jku_allowlist") or []):
                 try:
                     outbound.parse(url)
@@ -184,6 +187,9 @@ class Verifier:
             raise AuthError("token not valid yet (nbf)" if "nbf" in str(exc) else "token issued in the future") from None
         except jwt.PyJWTError:
             raise AuthError("token signature or claims invalid") from None
+        wanted_sub = self.issuers[iss].get("sub")
+        if wanted_sub is not None and claims.get("sub") != wanted_sub:
+            raise AuthError("token sub is not the client configured for this issuer")
         now = self.clock()
         if claims["iat"] > now + self.leeway:
             raise AuthError("token issued in the future")

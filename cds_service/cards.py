@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import string
 import uuid
 from dataclasses import dataclass
@@ -64,12 +65,24 @@ def _fill(value: Any, fields: dict) -> Any:
     return value
 
 
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+RXNORM_OID = "urn:oid:2.16.840.1.113883.6.88"  # how Epic reads RxNorm in a created resource
+CLIENTS = ("standard", "epic")
+
+
+def topic_code(rule_id: str) -> str:
+    """The rule id in letters and digits only (``high-mme`` -> ``HighMme``): Epic accepts no other topic code and
+    ties a clinician's override to it, so it is derived, static, and checked unique at start."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", rule_id) if part)
+
+
 @dataclass
 class RenderContext:
     patient_id: str
     today: str
     fhir_version: str  # "R4", "STU3" or "DSTU2": created resources are written in this version
     indicator_overrides: dict[str, str]
+    client: str = "standard"  # "epic": the shape Epic documents (see ``_for_epic``); anything else: the spec's
 
 
 class CardCatalog:
@@ -96,12 +109,22 @@ class CardCatalog:
                 raise CardFileError(f"{path.name}: {getattr(exc, 'message', exc)}") from None
             if data["rule"] != rule_id:
                 raise CardFileError(f"{path.name}: 'rule' says {data['rule']}, expected {rule_id}")
+            for key, suggestion in data.get("suggestions", {}).items():
+                for action in suggestion["actions"]:
+                    concept = (action.get("resource") or {}).get("medicationCodeableConcept")
+                    if concept is not None and not any(c.get("code") for c in concept.get("coding", [])):
+                        raise CardFileError(f"{path.name}: suggestion {key} orders a drug without a code; a client "
+                                            "cannot apply it (name the drug in the detail instead)")
             allowed = set(fields) | _COMMON_FIELDS | set(data.get("phrases", {})) | set(data.get("items", {}))
             texts = {k: data[k] for k in ("summary", "detail", "variants", "phrases", "suggestions") if k in data}
             unknown = _placeholders(texts) - allowed - _placeholders_in_resources(data)
             if unknown:
                 raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
             self.cards[rule_id] = data
+        codes = [topic_code(r) for r in [*self.rule_ids, "check-failed"]]
+        bad = [c for c in codes if not (c.isascii() and c.isalnum() and len(c) <= 100)]
+        if bad or len(set(codes)) != len(codes):
+            raise CardFileError(f"rule ids must give distinct topic codes of letters and digits: {bad or codes}")
 
     def loaded(self) -> bool:
         """Every rule has its card file (checked at start; readiness reports it)."""
@@ -153,10 +176,15 @@ class CardCatalog:
                 "topic": {"system": self.common["topic_system"], "code": finding.rule_id, "display": spec["title"]},
             },
         }
+        if ctx.client == "epic":
+            card["source"]["topic"]["code"] = topic_code(finding.rule_id)
         if spec["source"].get("url"):
             card["source"]["url"] = spec["source"]["url"]
         suggestions = self._suggestions(spec, finding, fields, ctx)
-        if suggestions:
+        if suggestions and ctx.client == "epic":
+            card["suggestions"] = _for_epic(suggestions)
+            card["selectionBehavior"] = "any"
+        elif suggestions:
             card["suggestions"] = suggestions
             card["selectionBehavior"] = spec.get("selection_behavior", "at-most-one")
         card["overrideReasons"] = [
@@ -182,7 +210,8 @@ class CardCatalog:
             "indicator": "info",
             "detail": texts["detail"].format(title=title, rule_id=rule_id),
             "source": {"label": texts["source"],
-                       "topic": {"system": self.common["topic_system"], "code": "check-failed",
+                       "topic": {"system": self.common["topic_system"],
+                                 "code": topic_code("check-failed") if ctx.client == "epic" else "check-failed",
                                  "display": f"Check could not run: {title}"}},
         }
 
@@ -228,6 +257,41 @@ class CardCatalog:
                 out.append({"label": template["label"].format_map(_Fields(local)),
                             "uuid": str(uuid.uuid4()), "actions": actions})
         return out
+
+
+def _for_epic(suggestions: list[dict]) -> list[dict]:
+    """Epic takes one action per suggestion and reads RxNorm as its OID: a suggestion with several actions (a
+    "replace": remove the draft, order another drug) becomes one suggestion per action, the order keeping the
+    suggestion's label and a removal labelled by its own description; a removal offered twice is offered once.
+    With ``selectionBehavior: any`` the prescriber can take both halves of a replace."""
+    offered = {a["resourceId"] for s in suggestions if len(s["actions"]) == 1 for a in s["actions"]
+               if a["type"] == "delete"}
+    out: list[dict] = []
+    for suggestion in suggestions:
+        actions = suggestion["actions"]
+        if len(actions) == 1:
+            out.append({**suggestion, "actions": [_rxnorm_as_oid(actions[0])]})
+            continue
+        for action in actions:
+            if action["type"] == "delete":
+                if action["resourceId"] in offered:
+                    continue  # the card already offers this removal on its own
+                offered.add(action["resourceId"])
+                out.append({"label": action["description"], "uuid": str(uuid.uuid4()), "actions": [action]})
+            else:
+                first = not any(o["uuid"] == suggestion["uuid"] for o in out)
+                out.append({"label": suggestion["label"], "uuid": suggestion["uuid"] if first else str(uuid.uuid4()),
+                            "actions": [_rxnorm_as_oid(action)]})
+    return out
+
+
+def _rxnorm_as_oid(action: dict) -> dict:
+    resource = action.get("resource")
+    concept = (resource or {}).get("medicationCodeableConcept")
+    if not concept or not concept.get("coding"):
+        return action
+    coding = [{**c, "system": RXNORM_OID} if c.get("system") == RXNORM else c for c in concept["coding"]]
+    return {**action, "resource": {**resource, "medicationCodeableConcept": {**concept, "coding": coding}}}
 
 
 def _placeholders_in_resources(data: dict) -> set[str]:

@@ -63,8 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
             "trusted issuer. `development`: unsigned calls accepted (warned at start).", "Security",
             choices=("required", "development")),
     Setting("TRUSTED_ISSUERS", {}, "Per issuer (`iss`): `{\"jwks\": {...}}`, `{\"jwks_file\": path}` or "
-            "`{\"jwks_url\": url}`, and optionally `\"jku_allowlist\": [url, ...]`.", "Security"),
-    Setting("JWT_LEEWAY_SECONDS", 60, "Clock skew allowed on `exp` and `iat`.", "Security", minimum=0),
+            "`{\"jwks_url\": url}`, and optionally `\"jku_allowlist\": [url, ...]` and `\"sub\": client-id` "
+            "(a token must then name that client: Epic's client id).", "Security"),
+    Setting("JWT_LEEWAY_SECONDS", 60, "Clock skew allowed on `exp`, `nbf` and `iat`.", "Security", minimum=0),
     Setting("JWKS_MIN_REFRESH_SECONDS", 300, "Least time between two fetches of an issuer's JWKS.", "Security",
             minimum=0),
     Setting("CORS_ALLOWED_ORIGINS", ["*"], "Origins allowed to call from a browser (`*` for any; CDS Hooks uses "
@@ -84,6 +85,10 @@ SETTINGS: tuple[Setting, ...] = (
     # Rules and cards
     Setting("MAX_CARDS", 10, "Most cards per response; info cards are dropped first, critical ones never "
             "(0: critical cards only).", "Rules and cards", minimum=0),
+    Setting("CLIENT_PROFILE", "auto", "Card shape: `epic` (topic codes of letters and digits, `selectionBehavior: any`, "
+            "one action per suggestion, RxNorm as `urn:oid:2.16.840.1.113883.6.88`), `standard` (the CDS Hooks "
+            "spec's, rule ids as topic codes), or `auto`: `epic` for requests carrying Epic's "
+            "`com.epic.cdshooks.request.*` extensions.", "Rules and cards", choices=("auto", "standard", "epic")),
     Setting("RULES_DISABLED", [], "Rule ids switched off.", "Rules and cards"),
     Setting("RULE_INDICATORS", {}, "Indicator per rule id (`info`, `warning`, `critical`).", "Rules and cards"),
     Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names and sources in `cds_service/rules/"

@@ -89,8 +89,9 @@ class Engine:
                 if finding.key() not in seen:
                     seen.add(finding.key())
                     findings.append(finding)
+        client = ctx.client if self.settings["CLIENT_PROFILE"] == "auto" else self.settings["CLIENT_PROFILE"]
         render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
-                                   self.settings["RULE_INDICATORS"])
+                                   self.settings["RULE_INDICATORS"], client)
         rendered = [(self.catalog.render(f, render_ctx), f.rule_id) for f in findings]
         # A critical check that could not run is shown, not silently lost.
         rendered += [(self.catalog.render_failure(rid, render_ctx), "check-failed")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from .cards import topic_code
 from .rules import RULES
 
 REVIEW_DATE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # the fixtures' date
@@ -27,6 +28,11 @@ class Example:
     description: str = ""
     scenario: str = ""  # path under the project, for the Markdown document
     card: dict | None = None  # None: the rule is switched off, or the fixtures are not installed
+
+    @property
+    def epic_code(self) -> str:
+        """The topic code Epic requests get (letters and digits only): what Epic's build ties overrides to."""
+        return topic_code(self.rule_id)
 
 
 def examples(engine, fixtures: Path = FIXTURES) -> list[Example]:
@@ -69,6 +75,7 @@ def render_review(engine, fixtures: Path = FIXTURES) -> str:
         out += [f"## `{example.rule_id}`: {card['source']['topic']['display']}", "",
                 f"*Example:* {example.description} (`{example.scenario}`)", "",
                 f"*Excludable* (serious illness): {'yes' if example.excludable else 'no'}", "",
+                f"*Topic code:* `{example.rule_id}` (for Epic: `{example.epic_code}`)", "",
                 _quote(f"**[{card['indicator'].upper()}] {card['summary']}**\n\n{card['detail']}"), ""]
         if card.get("suggestions"):
             out.append(f"Suggestions (the prescriber may choose {card['selectionBehavior']}):")

@@ -273,6 +273,8 @@ class Store:
                      .select_from(joined).where(rule.is_not(None))
                      .order_by(feedback.c.outcome_timestamp, feedback.c.id))
             latest = {card: rest for card, *rest in conn.execute(query)}
+        by_code: dict[str, Counter] = defaultdict(Counter)  # per rule: reason code -> cards
+        names: dict[tuple[str, str], str] = {}  # (rule, code) -> the display a clinician read
         for rule_id, outcome, display, code, when in latest.values():
             entry = out[rule_id]
             if outcome == "accepted":
@@ -281,7 +283,11 @@ class Store:
                 entry["overridden"] += 1
                 entry["overridden_per_day"][when] += 1
                 if display or code:
-                    entry["reasons"][display or code] += 1
+                    by_code[rule_id][code or display] += 1
+                    names[(rule_id, code or display)] = display or code
+        for rule_id, counts in by_code.items():  # grouped by code (one reason, however its display was spelt)
+            for code, count in counts.items():
+                out[rule_id]["reasons"][names[(rule_id, code)]] += count
         for entry in out.values():
             answered = entry["accepted"] + entry["overridden"]
             entry["override_rate"] = entry["overridden"] / answered if answered else None

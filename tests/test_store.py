@@ -36,7 +36,8 @@ def store(request, tmp_path):
 def overridden(card: str, when: str, display: str | None = None, code: str | None = None) -> dict:
     item = {"card": card, "outcome": "overridden", "outcomeTimestamp": when}
     if display or code:
-        item["overrideReason"] = {"reason": {"code": code or "x", "system": "http://example.org/reasons",
+        item["overrideReason"] = {"reason": {"code": code or display.lower().replace(" ", "-"),
+                                             "system": "http://example.org/reasons",
                                              "display": display}}
     return item
 

@@ -1,5 +1,8 @@
 """POST /cds-services/<id>/feedback: what the clinician did with each card.
 
+The override reason is read from the spec's ``overrideReason`` or from Epic's ``overrideReasons`` (an object, or
+an array: a ``reason`` Coding the card offered, or Epic's own reasons as extension keys, and ``userComment``).
+
 The envelope is checked first (an object with 1 to 500 items). Then each item on its own, against the item
 schema (lengths are what the store holds) and for what no schema says: no NUL character and no lone surrogate
 (PostgreSQL refuses both), and an outcome time that is a real instant, stored as UTC with microseconds so that
@@ -60,16 +63,54 @@ def feedback(service_id: str):
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})
 
 
+EPIC_REASON = "com.epic.cdshooks.feedback.overrideReason."
+EPIC_REASON_SYSTEM = "com.epic.cdshooks.feedback.overrideReason.reasonCategory"
+
+
+def override_reason(item: dict) -> dict:
+    """The spec's ``overrideReason``, or Epic's ``overrideReasons`` (an object or an array) read as one: the first
+    entry with a reason gives it (a ``reason`` Coding, or Epic's extension keys: category as the code, display
+    or title as the display), the first with a ``userComment`` gives the comment."""
+    if item.get("overrideReason") or "overrideReasons" not in item:
+        return item.get("overrideReason") or {}
+    entries = item["overrideReasons"] if isinstance(item["overrideReasons"], list) else [item["overrideReasons"]]
+    out: dict = {}
+    for entry in entries:
+        reason = entry.get("reason") or _epic_reason(entry.get("extension") or {})
+        if reason and "reason" not in out:
+            out["reason"] = reason
+        if isinstance(entry.get("userComment"), str) and "userComment" not in out:
+            out["userComment"] = entry["userComment"]
+    return out
+
+
+def _epic_reason(extension: dict) -> dict | None:
+    category = extension.get(EPIC_REASON + "reasonCategory")
+    display = extension.get(EPIC_REASON + "reasonDisplay") or extension.get(EPIC_REASON + "reasonTitle")
+    if category is None and not display:
+        return None
+    reason = {"system": EPIC_REASON_SYSTEM}
+    if category is not None:
+        reason["code"] = str(category)
+    if display:
+        reason["display"] = str(display)
+    return reason
+
+
 def checked_item(item: dict) -> dict:
     """The item as the store keeps it, or an ApiError whose field is relative to the item."""
     validate(_ITEM, item)
-    override = item.get("overrideReason") or {}
+    override = override_reason(item)
+    named = "overrideReason" if item.get("overrideReason") or "overrideReasons" not in item else "overrideReasons"
     texts = {"card": item["card"], "outcomeTimestamp": item["outcomeTimestamp"],
-             "overrideReason.userComment": override.get("userComment"),
-             **{f"overrideReason.reason.{k}": v for k, v in (override.get("reason") or {}).items()
+             f"{named}.userComment": override.get("userComment"),
+             **{f"{named}.reason.{k}": v for k, v in (override.get("reason") or {}).items()
                 if k in ("code", "system", "display")},
              **{f"acceptedSuggestions[{i}].id": s["id"] for i, s in enumerate(item.get("acceptedSuggestions") or [])}}
+    limits = {"card": 64, f"{named}.reason.code": 200}
     for field, value in texts.items():
+        if isinstance(value, str) and len(value) > limits.get(field, 10000):
+            raise ApiError(400, "invalid_request", f"is longer than {limits.get(field, 10000)} characters", field)
         if isinstance(value, str):
             if "\x00" in value:
                 raise ApiError(400, "invalid_request", "has a NUL character", field)
@@ -77,7 +118,7 @@ def checked_item(item: dict) -> dict:
                 value.encode("utf-8")
             except UnicodeEncodeError:
                 raise ApiError(400, "invalid_request", "has a lone surrogate (not Unicode text)", field) from None
-    return {**item, "outcomeTimestamp": utc_instant(item["outcomeTimestamp"])}
+    return {**item, "overrideReason": override, "outcomeTimestamp": utc_instant(item["outcomeTimestamp"])}
 
 
 def utc_instant(value: str) -> str:

@@ -50,6 +50,7 @@ class OrderContext:
     drafts: list[DraftOrder]
     fhir_version: str  # "DSTU2", "STU3" or "R4": the version suggestions are written in
     other_resources: list[dict] = field(default_factory=list)
+    client: str = "standard"  # "epic" when the request carries Epic's extensions (see ``client_of``)
 
     @property
     def reported(self) -> list[DraftOrder]:
@@ -111,7 +112,20 @@ def order_context(body: dict, max_drafts: int | None = None) -> OrderContext:
             except DraftError as exc:
                 raise HookError(f"{d.path}.{exc.field}" if exc.field else d.path, exc.message) from None
     version = _fhir_version(drafts)
-    return OrderContext(hook, patient_id, ctx.get("userId"), drafts, version, others)
+    return OrderContext(hook, patient_id, ctx.get("userId"), drafts, version, others, client_of(body))
+
+
+EPIC_REQUEST_EXTENSION = "com.epic.cdshooks.request."
+
+
+def client_of(body: dict) -> str:
+    """``epic`` when the request carries Epic's request extensions (a top-level ``extension`` object with keys
+    ``com.epic.cdshooks.request.*``, as Epic's CDS Hooks tutorial documents), else ``standard``."""
+    extension = body.get("extension")
+    if isinstance(extension, dict) and any(isinstance(k, str) and k.startswith(EPIC_REQUEST_EXTENSION)
+                                           for k in extension):
+        return "epic"
+    return "standard"
 
 
 def _fhir_version(drafts: list[DraftOrder]) -> str:

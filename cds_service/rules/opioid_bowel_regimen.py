@@ -27,4 +27,4 @@ def evaluate(facts: Any, params: dict) -> list:
     why = "scheduled" if first.scheduled else "days"
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref, "why": why,
                                      "days": num(first.supply_days)},
-                    suggestions=("order-senna",), involved=frozenset(d.ref for d in triggering))]
+                    involved=frozenset(d.ref for d in triggering))]

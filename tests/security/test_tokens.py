@@ -290,3 +290,40 @@ def test_hook_calls_are_answered_while_the_store_is_down_and_replays_to_the_work
     fresh = token(aud=PUBLIC_BASE + path)
     assert client.post(path, json=body, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
     app.extensions["cds_store"].close()
+
+
+EPIC_ISS = "https://fhir.hospital.example/interconnect-fhir-oauth/api/FHIR/R4"
+EPIC_CLIENT = "d2a3c1e0-5b7f-4c9e-9a41-3f0c2b7e8d11"
+
+
+def _epic_token(**claims) -> str:
+    """As Epic signs it: RS384, typ JWT, kid; iss the site's FHIR base, sub the client id, nbf 5 minutes early."""
+    now = int(time.time())
+    body = {"iss": EPIC_ISS, "sub": EPIC_CLIENT, "aud": DISCOVERY, "jti": str(uuid.uuid4()), "iat": now,
+            "nbf": now - 300, "exp": now + 300, **claims}
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, RSA_KEY, algorithm="RS384",
+                      headers={"kid": "rsa-1", "typ": "JWT"})
+
+
+@pytest.fixture
+def epic_site(secure_config):
+    issuers = {EPIC_ISS: {"jwks": JWKS, "sub": EPIC_CLIENT}}
+    return create_app({**secure_config, "TRUSTED_ISSUERS": issuers}).test_client()
+
+
+def test_an_epic_token_for_the_configured_client_is_accepted(epic_site):
+    assert get(epic_site, _epic_token()).status_code == 200
+
+
+@pytest.mark.parametrize("sub", ["another-client", None, ""], ids=["another client", "no sub", "empty sub"])
+def test_an_issuer_that_requires_a_sub_refuses_any_other(epic_site, sub):
+    response = get(epic_site, _epic_token(sub=sub))
+    assert response.status_code == 401
+    assert "sub" in response.get_json()["message"]
+
+
+def test_an_issuer_sub_that_is_not_text_stops_the_start(secure_config):
+    from cds_service.config import ConfigError
+
+    with pytest.raises(ConfigError, match="sub"):
+        create_app({**secure_config, "TRUSTED_ISSUERS": {EPIC_ISS: {"jwks": JWKS, "sub": 42}}})
