@@ -67,7 +67,6 @@ def _fill(value: Any, fields: dict) -> Any:
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 RXNORM_OID = "urn:oid:2.16.840.1.113883.6.88"  # how Epic reads RxNorm in a created resource
-CLIENTS = ("standard", "epic")
 
 
 def topic_code(rule_id: str) -> str:
@@ -121,10 +120,18 @@ class CardCatalog:
             if unknown:
                 raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
             self.cards[rule_id] = data
+        self._override_displays: dict[str, str] = {}
+        for spec in self.cards.values():
+            for reason in spec.get("override_reasons", []):
+                self._override_displays.setdefault(reason["code"], reason["display"])
         codes = [topic_code(r) for r in [*self.rule_ids, "check-failed"]]
         bad = [c for c in codes if not (c.isascii() and c.isalnum() and len(c) <= 100)]
         if bad or len(set(codes)) != len(codes):
             raise CardFileError(f"rule ids must give distinct topic codes of letters and digits: {bad or codes}")
+
+    def override_display(self, code: str) -> str | None:
+        """The words a card offered for an override reason code (feedback may send the code alone)."""
+        return self._override_displays.get(code)
 
     def loaded(self) -> bool:
         """Every rule has its card file (checked at start; readiness reports it)."""

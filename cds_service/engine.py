@@ -65,6 +65,7 @@ class Engine:
         options = {"connect_timeout": self.settings["FHIR_CONNECT_TIMEOUT"],
                    "read_timeout": self.settings["FHIR_READ_TIMEOUT"],
                    "max_pages": self.settings["FHIR_MAX_PAGES"], "max_bytes": self.settings["FHIR_MAX_BYTES"],
+                   "max_resources": self.settings["FHIR_MAX_RESOURCES"],
                    "deadline": self.settings["FHIR_DEADLINE"]}
         unresolved = _unresolved_medications(ctx)
         record = gather(prefetch_of(body), ctx.patient_id, body.get("fhirServer"), auth.get("access_token"),

@@ -30,6 +30,7 @@ from urllib3.util import parse_url
 MAX_URL_LENGTH = 8192
 _FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
+_SEGMENT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@]*")  # RFC 3986 pchar, decoded, without ";" and "%"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -94,10 +95,12 @@ def _agreed(url: str) -> Target:
     path = split.path or "/"
     for segment in path.split("/"):
         decoded = segment
-        for _ in range(4):  # raw, then decoded up to three times (%2e, %252e, %25252e)
-            if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
-                raise UnsafeUrl("the URL path has a dot segment or an encoded slash")
-            decoded = unquote(decoded)
+        for _ in range(3):  # %2e, %252e, %25252e; bytes that are not UTF-8 become U+FFFD, refused below
+            decoded = unquote(decoded, errors="replace")
+        if "%" in decoded or not _SEGMENT.fullmatch(decoded) or (decoded and not decoded.strip(".")):
+            # Still encoded after three decodings, a character a FHIR path never has (";" parameters that
+            # Tomcat strips, controls, spaces, non-ASCII: overlong or full-width dots), or only dots.
+            raise UnsafeUrl("the URL path has a dot segment, an encoded slash or characters a FHIR path never has")
     path = _PERCENT.sub(_upper, path)
     if _PERCENT.sub(_upper, ours.path or "/") != path:
         raise UnsafeUrl("the HTTP client would read the path differently")

@@ -167,3 +167,25 @@ def test_the_readme_lists_every_topic_code_for_epics_build():
     section = readme[readme.index("## Connecting Epic"):readme.index("## Services and prefetch")]
     for rule_id in [*RULES, "check-failed"]:
         assert f"`{topic_code(rule_id)}`" in section, rule_id
+
+
+def test_a_reason_sent_as_a_code_alone_shows_the_words_the_card_offered(app, client):
+    cards = post_hook(client, load_json(FENTANYL)).get_json()["cards"]
+    item = {"card": cards[0]["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-22T15:05:00Z",
+            "overrideReasons": {"reason": {"code": "palliative-care",
+                                           "system": "urn:pain-medication-safety:override-reason"}}}
+    client.post(FEEDBACK_URL, json={"feedback": [item]})
+    assert app.extensions["cds_store"].feedback()[0]["override_display"] == "Palliative or end-of-life care"
+
+
+def test_a_medication_without_a_product_code_is_named_by_its_own_text(client):
+    """Only the ingredient code (fentanyl 4337) and a local code: the card reads from the ingredients and the
+    form, and names the drug as the Medication does, not as a run-together of form words."""
+    body = load_json(FENTANYL)
+    medication = next(e["resource"] for e in body["context"]["draftOrders"]["entry"]
+                      if e["resource"]["resourceType"] == "Medication")
+    medication["code"]["coding"] = [c for c in medication["code"]["coding"] if c.get("code") != "245134"]
+    cards = post_hook(client, body).get_json()["cards"]
+    card = next(c for c in cards if c["source"]["topic"]["code"] == "FentanylPatchOpioidNaive")
+    assert "fentaNYL (DURAGESIC) 25 mcg/hr patch" in card["detail"]
+    assert "PT72 Patch" not in card["detail"] and "25 mcg/h" in card["detail"]

@@ -40,9 +40,10 @@ def feedback(service_id: str):
     body = json_body()
     validate(_ENVELOPE, body)
     accepted, refused = [], []
+    catalog = current_app.extensions["cds_engine"].catalog
     for index, item in enumerate(body["feedback"]):
         try:
-            accepted.append(checked_item(item))
+            accepted.append(_with_offered_display(checked_item(item), catalog))
         except ApiError as exc:
             refused.append({"index": index, "field": f"feedback[{index}].{exc.field}" if exc.field else
                             f"feedback[{index}]", "message": exc.message})
@@ -86,6 +87,8 @@ def override_reason(item: dict) -> dict:
 
 def _epic_reason(extension: dict) -> dict | None:
     category = extension.get(EPIC_REASON + "reasonCategory")
+    if isinstance(category, bool) or not isinstance(category, (str, int)):
+        category = None  # a number beyond an integer (1e999 reads as infinity) is no code
     display = extension.get(EPIC_REASON + "reasonDisplay") or extension.get(EPIC_REASON + "reasonTitle")
     if category is None and not display:
         return None
@@ -121,9 +124,21 @@ def checked_item(item: dict) -> dict:
     return {**item, "overrideReason": override, "outcomeTimestamp": utc_instant(item["outcomeTimestamp"])}
 
 
+def _with_offered_display(item: dict, catalog) -> dict:
+    """A reason sent as a code alone gets the display the card offered, so governance shows words, not codes."""
+    reason = (item.get("overrideReason") or {}).get("reason") or {}
+    if reason.get("code") and not reason.get("display") and reason.get("system") in (
+            None, catalog.common["override_reason_system"]) and catalog.override_display(reason["code"]):
+        reason = {**reason, "display": catalog.override_display(reason["code"])}
+        return {**item, "overrideReason": {**item["overrideReason"], "reason": reason}}
+    return item
+
+
 def utc_instant(value: str) -> str:
     """An ISO 8601 date-time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (sortable; one spelling per instant);
     digits beyond microseconds are dropped. ApiError when it names no real instant (30 February, year 0)."""
+    if not value.isascii():  # the schema's pattern asks for ASCII digits; say so rather than misread others
+        raise ApiError(400, "invalid_request", "is not a real date and time", "outcomeTimestamp")
     text = value[:-1] + "+00:00" if value.endswith("Z") else value
     date_part, sep, rest = text.partition("T")
     if "." in rest:  # fromisoformat takes at most 6 fractional digits on older Pythons; be explicit

@@ -9,6 +9,7 @@ read of all the searches of one hook call, however slowly a server trickles its 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -33,11 +34,14 @@ class FhirClient:
     max_pages: int = 10
     max_bytes: int = 10 * 1024 * 1024
     deadline: float = 8.0  # seconds for all the searches of one hook call
+    max_resources: int = 10_000  # resources all the searches of one hook call may return together
 
     def __post_init__(self) -> None:
         self._ends_at = time.monotonic() + self.deadline
         self.base_url = self.base_url.rstrip("/") + "/"
         self.session = outbound.BoundedSession()
+        self._resources_left = self.max_resources
+        self._count_lock = threading.Lock()
         self.session.headers["Accept"] = "application/fhir+json, application/json"
         if self.access_token:
             self.session.headers["Authorization"] = f"Bearer {self.access_token}"
@@ -79,10 +83,13 @@ class FhirClient:
                 return [data]
             entries = data.get("entry") if isinstance(data.get("entry"), list) else []
             links = data.get("link") if isinstance(data.get("link"), list) else []
-            for entry in entries:
-                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                    if (entry.get("search") or {}).get("mode") != "outcome":
-                        resources.append(entry["resource"])
+            found = [entry["resource"] for entry in entries if isinstance(entry, dict)
+                     and isinstance(entry.get("resource"), dict) and (entry.get("search") or {}).get("mode") != "outcome"]
+            with self._count_lock:
+                self._resources_left -= len(found)
+                if self._resources_left < 0:
+                    raise FhirFetchError(f"FHIR searches returned more than {self.max_resources} resources in all")
+            resources.extend(found)
             url = next((link.get("url") for link in links
                         if isinstance(link, dict) and link.get("relation") == "next"), None)
             if not isinstance(url, str) or not url:
@@ -110,3 +117,5 @@ class FhirClient:
             return self.search(query)
         except FhirFetchError as exc:
             return exc
+        except Exception as exc:  # noqa: BLE001  a failure no check foresaw is a failed search, never a 500
+            return FhirFetchError(f"FHIR fetch failed ({type(exc).__name__})")

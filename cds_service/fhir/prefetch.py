@@ -54,6 +54,17 @@ def _query(key: str, dstu2: bool) -> str | None:
     return spec["dstu2"] if dstu2 and "dstu2" in spec else spec["query"]
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]{1,16384}")
+
+
+def _usable_token(token: str | None) -> bool:
+    """A bearer token HTTP can carry (printable ASCII, RFC 6750); any other is never sent (and said once)."""
+    if token is None or _TOKEN.fullmatch(token):
+        return True
+    log.warning("fhirAuthorization.access_token is not printable ASCII; nothing fetched")
+    return False
+
+
 class PreconditionFailed(Exception):
     """The patient's medication list could be had neither from prefetch nor from the FHIR server (412)."""
 
@@ -185,7 +196,8 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
     wanted = {key: query for key in PREFETCH
               if key not in answered and not delivered.intersection(KEY_TYPES[key])
               and (query := _query(key, dstu2)) is not None}
-    allowed = bool(fhir_server) and outbound.allowed(fhir_server, allowlist)
+    on_list = bool(fhir_server) and outbound.allowed(fhir_server, allowlist)
+    allowed = on_list and _usable_token(access_token)
     client: FhirClient | None = None
     if wanted:
         queries = {key: q.replace("{{context.patientId}}", patient_id)
@@ -201,7 +213,7 @@ def gather(prefetch: dict | None, patient_id: str, fhir_server: str | None, acce
                     for res in result:
                         record.add(res)
         else:
-            if fhir_server:
+            if fhir_server and not on_list:
                 log.warning("fhirServer is not on the allow-list; nothing fetched")
             record.missing.extend(wanted)
     medication_ids = _wanted_medications(record, medication_references, fhir_server) if allowed else []

@@ -250,13 +250,13 @@ class DrugKnowledge:
                 return self.by_product_rxcui[value]
         by_name = self.identify_concept(codings, text) if (codings or text) else None
         form_words = " ".join(filter(None, [_form_text(medication), text]))
-        from_ingredients = self._from_medication_ingredients(medication, form_words, by_name)
+        from_ingredients = self._from_medication_ingredients(medication, form_words, by_name, text)
         if from_ingredients is not None and (by_name is None or _completeness(from_ingredients) >= _completeness(by_name)):
             return from_ingredients
         return by_name
 
-    def _from_medication_ingredients(self, medication: dict, form_words: str,
-                                     by_name: Product | None) -> Product | None:
+    def _from_medication_ingredients(self, medication: dict, form_words: str, by_name: Product | None,
+                                     text: str = "") -> Product | None:
         comps: list[Component] = []
         for item in items(medication.get("ingredient")):
             if not isinstance(item, dict):
@@ -289,7 +289,9 @@ class DrugKnowledge:
             comps = [c if c.strength_mg is not None else named[c.ingredient.name] for c in comps]
             if not form.route:
                 form = by_name.form
-        label = " / ".join(names) + (f" {form_words}" if form_words else "")
+        # The name a prescriber reads: the Medication's own text when it has one ("fentaNYL (DURAGESIC) 25 mcg/hr
+        # patch"), else the ingredients and the form words.
+        label = text.strip() or " / ".join(names) + (f" {form_words}" if form_words else "")
         return make_product(label, comps, form)
 
 

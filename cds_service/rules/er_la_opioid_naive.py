@@ -21,7 +21,10 @@ def evaluate(facts: Any, params: dict) -> list:
 
     if facts.serious_illness or not is_opioid_naive(facts.exposures, facts.today):
         return []
-    return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref, "lookback_days": NAIVE_LOOKBACK_DAYS},
+    # "No opioid in 90 days" is only as good as the history read: the card says what could not be had.
+    missing = {"missing": m} if (m := [k for k in facts.missing if k.startswith("medication")]) else {}
+    return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref, "lookback_days": NAIVE_LOOKBACK_DAYS,
+                                 **missing},
                     suggestions=("replace-with-immediate-release", "remove-draft"), removable=(d,))
             for d in facts.reported
             if d.product is not None and d.product.is_er_la_opioid and not d.product.is_fentanyl_patch]

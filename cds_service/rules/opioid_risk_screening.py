@@ -26,5 +26,7 @@ def evaluate(facts: Any, params: dict) -> list:
     if facts.documented("opioid_risk_screening", params["lookback_days"]):
         return []
     first = long[0]
+    missing = [k for k in facts.missing if k.startswith("medication") or k == "screenings"]
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref,
-                                     "days": num(first.supply_days)}, involved=frozenset(d.ref for d in long))]
+                                     "days": num(first.supply_days), **({"missing": missing} if missing else {})},
+                    involved=frozenset(d.ref for d in long))]

@@ -106,3 +106,17 @@ def test_slow_fhir_server_is_abandoned_at_the_deadline(config):
         waited = time.monotonic() - started
     assert response.status_code == 412  # the medication list did not come in time
     assert waited < 2.5  # the call did not wait for the slow server (it sleeps 3 s)
+
+
+def test_more_resources_than_the_bound_fail_the_search_whole(config):
+    """A fast server sending a huge history must not cost the call unbounded work: past FHIR_MAX_RESOURCES the
+    search fails whole (a partial medication list would be a confident wrong answer)."""
+    client = create_app({**config, "FHIR_MAX_RESOURCES": 50}).test_client()
+    entry = {"resource": {"resourceType": "MedicationRequest", "id": "m", "status": "completed", "intent": "order",
+                          "subject": {"reference": "Patient/smart-7321938"},
+                          "medicationCodeableConcept": {"text": "ibuprofen 200 MG Oral Tablet"}}}
+    page = {"resourceType": "Bundle", "type": "searchset", "entry": [entry] * 30,
+            "link": [{"relation": "next", "url": f"{R4}/MedicationRequest?page=more"}]}
+    response, requested = _fault(client, json=page)
+    assert response.status_code == 412
+    assert requested == 2  # 30, then 60 > 50: stopped, not read to the page bound

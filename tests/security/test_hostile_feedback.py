@@ -57,6 +57,8 @@ BAD_ITEMS = {
     "a NUL in the card id": ({"card": "card\x00"}, "feedback[1].card"),
     "30 February": ({"outcomeTimestamp": "2026-02-30T10:00:00Z"}, "feedback[1].outcomeTimestamp"),
     "year 0": ({"outcomeTimestamp": "0000-01-01T00:00:00Z"}, "feedback[1].outcomeTimestamp"),
+    "an Arabic-Indic digit in the fraction": ({"outcomeTimestamp": "2026-03-01T10:00:00.\u0661Z"},
+                                              "feedback[1].outcomeTimestamp"),
     "a comment of 10,001 characters": ({"overrideReason": {"userComment": "y" * 10001}},
                                        "feedback[1].overrideReason.userComment"),
     "101 accepted suggestions": ({"outcome": "accepted", "acceptedSuggestions": [{"id": f"s{i}"} for i in range(101)]},
@@ -204,3 +206,13 @@ def test_many_writers_store_every_item_exactly_once(app):
         t.join()
     assert errors == []
     assert sorted(r["card_uuid"] for r in stored(app)) == sorted(i["card"] for i in batch)
+
+
+def test_an_epic_reason_category_beyond_an_integer_is_no_code(app, client):
+    raw = ('{"feedback": [{"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-11-22T15:01:00Z", '
+           '"overrideReasons": {"extension": {"com.epic.cdshooks.feedback.overrideReason.reasonCategory": 1e999, '
+           '"com.epic.cdshooks.feedback.overrideReason.reasonDisplay": "Does not meet criteria"}}}]}')
+    response = client.post(FEEDBACK_URL, data=raw, content_type="application/json")
+    assert response.status_code == 200
+    row = stored(app)[0]
+    assert (row["override_code"], row["override_display"]) == (None, "Does not meet criteria")

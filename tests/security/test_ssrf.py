@@ -85,11 +85,11 @@ def servers():
         server.httpd.server_close()
 
 
-def _call(config: dict, allowed: Server, fhir_server: str | None = None, **settings):
+def _call(config: dict, allowed: Server, fhir_server: str | None = None, token: str = TOKEN, **settings):
     app = create_app({**config, "FHIR_SERVER_ALLOWLIST": [f"http://127.0.0.1:{allowed.port}/fhir"], **settings})
     body = load_json(NO_PREFETCH)
     body["fhirServer"] = fhir_server or f"http://127.0.0.1:{allowed.port}/fhir"
-    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer", "expires_in": 300,
+    body["fhirAuthorization"] = {"access_token": token, "token_type": "Bearer", "expires_in": 300,
                                  "scope": "user/MedicationRequest.read", "subject": "cds-service"}
     with responses.RequestsMock(passthru_prefixes=("http://127.0.0.1",)):
         return post_hook(app.test_client(), body)
@@ -121,6 +121,13 @@ NEXT_LINK_TRICKS = {
     "tab in the host": "http://127.0.0.1:{other}\t/fhir/MedicationRequest?page=2",
     "another scheme": "ftp://127.0.0.1:{other}/fhir/MedicationRequest?page=2",
     "port out of range": "http://127.0.0.1:{allowed}9999/fhir/MedicationRequest?page=2",
+    "a path parameter Tomcat strips (..;)": "http://127.0.0.1:{allowed}/fhir/..;/steal?page=2",
+    "four times encoded dots": "http://127.0.0.1:{allowed}/fhir/%2525252e%2525252e/steal?page=2",
+    "dots and an encoded NUL": "http://127.0.0.1:{allowed}/fhir/..%00/steal?page=2",
+    "dots and an encoded space": "http://127.0.0.1:{allowed}/fhir/%20../steal?page=2",
+    "three dots": "http://127.0.0.1:{allowed}/fhir/.../steal?page=2",
+    "overlong UTF-8 dots": "http://127.0.0.1:{allowed}/fhir/%c0%ae%c0%ae/steal?page=2",
+    "full-width dots": "http://127.0.0.1:{allowed}/fhir/%ef%bc%8e%ef%bc%8e/steal?page=2",
 }
 
 
@@ -143,6 +150,8 @@ FHIR_SERVER_TRICKS = {
     "backslash-userinfo": "http://127.0.0.1:{other}\\@127.0.0.1:{allowed}/fhir",
     "userinfo": "http://127.0.0.1:{allowed}@127.0.0.1:{other}/fhir",
     "fragment": "http://127.0.0.1:{other}/fhir#127.0.0.1:{allowed}/fhir",
+    "a path parameter Tomcat strips (..;)": "http://127.0.0.1:{allowed}/fhir/..;/steal",
+    "overlong UTF-8 dots": "http://127.0.0.1:{allowed}/fhir/%c0%ae%c0%ae/steal",
 }
 
 
@@ -170,6 +179,14 @@ def test_an_unsafe_jwks_url_stops_the_start(config, spec):
     with pytest.raises(ConfigError, match="TRUSTED_ISSUERS"):
         create_app({**config, "AUTH_MODE": "required", "PUBLIC_BASE_URL": "https://cds.example.org",
                     "TRUSTED_ISSUERS": {ISS: spec}})
+
+
+@pytest.mark.parametrize("token", ["secret-\u20ac", "line\u2028separator", "two words", "tab\there"])
+def test_a_token_http_cannot_carry_is_never_sent_and_is_not_a_500(config, servers, token):
+    allowed, other = servers
+    response = _call(config, allowed, token=token)
+    assert response.status_code == 412  # nothing prefetched, and nothing could be fetched
+    assert allowed.seen == [] and other.seen == []
 
 
 def _reader_threads() -> list[threading.Thread]:
