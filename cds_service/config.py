@@ -9,6 +9,7 @@ the TOML file, stops the start with a ``ConfigError`` that names the setting.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import tomllib
@@ -33,12 +34,13 @@ class Setting:
     secret: bool = False
     choices: tuple[str, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
     # Serving
     Setting("HOST", "127.0.0.1", "Address `cds-service serve` binds (`0.0.0.0` in a container).", "Serving"),
-    Setting("PORT", 8080, "Port `cds-service serve` listens on.", "Serving", minimum=1),
+    Setting("PORT", 8080, "Port `cds-service serve` listens on.", "Serving", minimum=1, maximum=65535),
     Setting("WORKERS", 0, "Worker processes; 0 means one per CPU core.", "Serving", minimum=0),
     Setting("THREADS", 4, "Threads per worker (a hook call may wait on the FHIR server).", "Serving", minimum=1),
     Setting("TIMEOUT", 30, "Seconds a worker may spend on one request before it is restarted.", "Serving", minimum=1),
@@ -159,6 +161,8 @@ def _check(setting: Setting, value: Any) -> Any:
         raise ConfigError(f"{where}: must be one of {', '.join(setting.choices)}, not {value!r}")
     if setting.minimum is not None and value < setting.minimum:
         raise ConfigError(f"{where}: must be at least {setting.minimum:g}, not {value!r}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise ConfigError(f"{where}: must be at most {setting.maximum:g}, not {value!r}")
     return value
 
 
@@ -180,6 +184,10 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
+# CDS_ variables that are not settings: the settings file, and the test suite's and benchmarks' databases.
+NOT_SETTINGS = frozenset({"CDS_CONFIG_FILE", "CDS_TEST_DATABASE_URL", "CDS_BENCH_DATABASE_URL"})
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
     """Defaults, then the TOML file (``CDS_CONFIG_FILE`` or ``CONFIG_FILE``), then ``overrides``, then ``CDS_*``.
 
@@ -192,6 +200,11 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
     if config_file:
         settings.update(read_toml(config_file))
     settings.update(overrides)
+    for name in env:
+        if name.startswith("CDS_") and name[4:] not in BY_NAME and name not in NOT_SETTINGS:
+            close = difflib.get_close_matches(name[4:], list(BY_NAME), n=1)
+            hint = f"; did you mean CDS_{close[0]}?" if close else " (see docs/configuration.md)"
+            raise ConfigError(f"{name}: not a setting{hint}")
     for setting in SETTINGS:
         raw = env.get(f"CDS_{setting.name}")
         if raw is None:
@@ -208,7 +221,80 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
             check_base(entry)
         except UnsafeUrl as exc:
             raise ConfigError(f"CDS_FHIR_SERVER_ALLOWLIST: {entry!r} is refused ({exc})") from None
+    _check_database_url(settings["DATABASE_URL"])
+    check_rule_settings(settings)
     return settings
+
+
+def _check_database_url(url: str) -> None:
+    if not url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError("CDS_DATABASE_URL: not a database URL (postgresql+psycopg://user@host/db or "
+                          "sqlite:///path)") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"CDS_DATABASE_URL: unsupported database '{backend}' (use postgresql+psycopg:// or sqlite://)")
+
+
+INDICATORS = ("info", "warning", "critical")
+
+
+def _unknown(name: str, known, setting: str, what: str) -> ConfigError:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(known))})"
+    return ConfigError(f"CDS_{setting}: unknown {what} {name!r}{hint}")
+
+
+def check_rule_settings(settings: Mapping[str, Any]) -> None:
+    """Rule ids, indicators and parameter names and types in the rule settings: a misspelt one would be
+    ignored silently (a rule left on, a threshold left at its default), or make a rule raise on every call."""
+    from .knowledge.patient import code_lists
+    from .rules import DEFAULT_PARAMS, RULES
+
+    for rule_id in settings["RULES_DISABLED"]:
+        if rule_id not in RULES:
+            raise _unknown(rule_id, RULES, "RULES_DISABLED", "rule id")
+    for rule_id, indicator in settings["RULE_INDICATORS"].items():
+        if rule_id not in RULES:
+            raise _unknown(rule_id, RULES, "RULE_INDICATORS", "rule id")
+        if indicator not in INDICATORS:
+            raise ConfigError(f"CDS_RULE_INDICATORS[{rule_id!r}]: must be one of {', '.join(INDICATORS)}, "
+                              f"not {indicator!r}")
+    for rule_id, params in settings["RULE_PARAMS"].items():
+        if rule_id not in RULES:
+            raise _unknown(rule_id, RULES, "RULE_PARAMS", "rule id")
+        defaults = DEFAULT_PARAMS.get(rule_id, {})
+        if not isinstance(params, dict):
+            raise ConfigError(f"CDS_RULE_PARAMS[{rule_id!r}]: expected a mapping of parameter names to values")
+        for name, value in params.items():
+            if name not in defaults:
+                raise _unknown(name, defaults, f"RULE_PARAMS[{rule_id!r}]", "parameter") if defaults else \
+                    ConfigError(f"CDS_RULE_PARAMS[{rule_id!r}]: this rule has no parameters")
+            if not _same_kind(value, defaults[name]):
+                raise ConfigError(f"CDS_RULE_PARAMS[{rule_id!r}][{name!r}]: expected "
+                                  f"{type(defaults[name]).__name__} like the default {defaults[name]!r}, "
+                                  f"not {value!r}")
+    try:
+        code_lists(settings["CODE_LISTS_EXTRA"])
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"CDS_CODE_LISTS_EXTRA: not in the shape of code_lists.json ({type(exc).__name__})") from None
+
+
+def _same_kind(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float)) and value == value and abs(value) != float("inf") and (
+            isinstance(default, float) or isinstance(value, int) or value.is_integer())
+    if isinstance(default, list):
+        return isinstance(value, list) and all(_same_kind(v, default[0]) for v in value) if default else \
+            isinstance(value, list)
+    return isinstance(value, type(default))
 
 
 def masked(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -43,9 +43,6 @@ class Engine:
         self.settings = settings
         self.knowledge = knowledge or DrugKnowledge.load()
         self.facts = FactBuilder(self.knowledge, settings["CODE_LISTS_EXTRA"])
-        unknown = set(settings["RULES_DISABLED"]) - set(RULES)
-        if unknown:
-            raise ValueError(f"RULES_DISABLED names unknown rules: {sorted(unknown)}")
         self.rules = {rid: m for rid, m in RULES.items() if rid not in settings["RULES_DISABLED"]}
         self.params = {rid: {**DEFAULT_PARAMS.get(rid, {}), **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
         self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: m.FIELDS for rid, m in RULES.items()})

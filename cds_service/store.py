@@ -28,6 +28,9 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, U
                         create_engine, delete, event, func, select, text)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
+from .config import ConfigError
 
 log = logging.getLogger(__name__)
 MAX_PENDING_CALLS = 10_000  # hook calls' worth of card records waiting for the database, per process
@@ -97,7 +100,11 @@ class FeedbackWrite(NamedTuple):
 
 class Store:
     def __init__(self, url: str):
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise ConfigError("CDS_DATABASE_URL: not a database URL (postgresql+psycopg://user@host/db or "
+                              "sqlite:///path)") from None
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
@@ -111,7 +118,8 @@ class Store:
                                         connect_args={"connect_timeout": 3})
             self._insert = postgresql.insert
         else:
-            raise ValueError(f"DATABASE_URL: unsupported database '{self.dialect}' (use postgresql+psycopg:// or sqlite://)")
+            raise ConfigError(f"CDS_DATABASE_URL: unsupported database '{self.dialect}' "
+                              "(use postgresql+psycopg:// or sqlite://)")
         metadata.create_all(self.engine)  # idempotent; several replicas starting at once are safe (IF NOT EXISTS)
         self._jti_calls = 0
         # Built once (a statement built per call cost more than the commit). One statement: a new token id is

@@ -104,7 +104,7 @@ def test_a_rule_can_be_switched_off(config):
 
 
 def test_switching_off_an_unknown_rule_stops_the_start(config):
-    with pytest.raises(ValueError, match="no-such-rule"):
+    with pytest.raises(ValueError, match="no-such-rule"):  # a ConfigError
         create_app({**config, "RULES_DISABLED": ["no-such-rule"]})
 
 
