@@ -5,8 +5,6 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    CDS_CARDS_DIR=/app/cards \
-    CDS_EXAMPLES_DIR=/app/fhir_fixtures \
     CDS_DATABASE=/data/cds-service.sqlite3 \
     CDS_HOST=0.0.0.0 \
     CDS_PORT=8080
@@ -15,17 +13,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Every setting: docs/configuration.md.
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY cds_service ./cds_service
+# Card texts and the review page's examples are data; the wheel carries them inside the package.
+COPY cards ./cards
+COPY fhir_fixtures/scenarios ./fhir_fixtures/scenarios
+COPY fhir_fixtures/requests ./fhir_fixtures/requests
 RUN apt-get update && apt-get install -y --no-install-recommends nginx \
     && rm -rf /var/lib/apt/lists/* \
     && pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /nonexistent --no-create-home cds \
     && mkdir -p /data && chown cds /data
-# Card texts and the review page's examples are data, beside the code.
-COPY cards ./cards
-COPY fhir_fixtures/scenarios ./fhir_fixtures/scenarios
-COPY fhir_fixtures/requests ./fhir_fixtures/requests
 COPY deploy/serve-behind-nginx.sh deploy/nginx.conf.template ./deploy/
 
 USER 10001

@@ -89,24 +89,45 @@ def _config(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(Exception):
+    """A command-line argument that cannot be used: one line, exit status 2."""
+
+
+# What evaluate never takes from the environment: it is a read-only, in-process debugging tool. A run in a
+# production pod must not write "cards shown" into the governance figures, nor need the pod's token settings.
+_NOT_FOR_EVALUATE = ("CDS_AUTH_MODE", "CDS_DATABASE_URL", "CDS_DATABASE", "CDS_TRUSTED_ISSUERS", "CDS_PUBLIC_BASE_URL")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    """Print the response a hook request file gets, as the HTTP API would answer it."""
+    """Print the response a hook request file gets, as the HTTP API would answer it; nothing is stored."""
     from . import create_app
 
-    with open(args.request, encoding="utf-8") as fh:
-        body = json.load(fh)
-    # In-process, no listening socket: there is no caller to authenticate, and nothing is recorded as shown.
+    try:
+        with open(args.request, encoding="utf-8") as fh:
+            body = json.load(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.request}: {exc.strerror}") from None
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{args.request} is not JSON ({exc})"[:300]) from None
+    fixed = None
+    if args.now:
+        try:
+            fixed = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise UsageError(f"--now {args.now!r}: expected an ISO 8601 date or time, e.g. 2026-11-22") from None
+        fixed = fixed.replace(tzinfo=timezone.utc) if fixed.tzinfo is None else fixed
+    for name in _NOT_FOR_EVALUATE:
+        os.environ.pop(name, None)
     with tempfile.TemporaryDirectory() as tmp:
         config = {"DATABASE_URL": "", "DATABASE": os.path.join(tmp, "evaluate.sqlite3"), "AUTH_MODE": "development"}
-        if args.now:
-            fixed = datetime.fromisoformat(args.now).replace(tzinfo=timezone.utc)
+        if fixed is not None:
             config["CLOCK"] = lambda: fixed
         app = create_app(config)
         service = args.service or {
             "order-select": "pain-medication-safety-order-select",
             "order-sign": "pain-medication-safety-order-sign",
             "medication-prescribe": "pain-medication-safety-medication-prescribe",
-        }.get(body.get("hook"), "unknown")
+        }.get(body.get("hook") if isinstance(body, dict) else None, "unknown")
         response = app.test_client().post(f"/cds-services/{service}", json=body)
         app.extensions["cds_store"].close()
     json.dump(response.get_json(), sys.stdout, indent=2)
@@ -122,18 +143,19 @@ def _cards(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .review import render_review
 
-    sys.stdout.write(render_review(Engine(load_settings({"RULES_DISABLED": [], "RULE_INDICATORS": {}}, {})),
-                                   Path(args.fixtures)))
+    sys.stdout.write(render_review(Engine(load_settings()), Path(args.fixtures)))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
     from .cards import CardFileError
     from .config import ConfigError
     from .review import FIXTURES
 
-    parser = argparse.ArgumentParser(prog="cds-service", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cds-service", description=__doc__.replace("``", "`"))
     parser.add_argument("--config", metavar="FILE", help="a TOML settings file (same as CDS_CONFIG_FILE)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service under gunicorn (options override settings)")
     serve.add_argument("--host", help="address to bind (setting HOST)")
@@ -160,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ConfigError, CardFileError) as exc:
         sys.stderr.write(f"cds-service: configuration error: {exc}\n")
+        return 2
+    except UsageError as exc:
+        sys.stderr.write(f"cds-service {args.command}: {exc}\n")
         return 2
 
 

@@ -14,12 +14,22 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 from .outbound import UnsafeUrl, check_base
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def bundled(package: str, checkout_dir: str) -> Path:
+    """Run-time data that lives at the top of the repository (``cards/``, ``fhir_fixtures/``) and ships inside the
+    wheel as ``cds_service/<package>``: the installed package's directory (importlib.resources) when the wheel
+    carries it, else the checkout's (a clone, an editable install)."""
+    installed = Path(str(resources.files("cds_service") / package))
+    return installed if installed.is_dir() else ROOT / checkout_dir
+
 
 class ConfigError(ValueError):
     """A setting is invalid; the message names it and says what is expected."""
@@ -100,9 +110,9 @@ SETTINGS: tuple[Setting, ...] = (
             "params.json`).", "Rules and cards"),
     Setting("CODE_LISTS_EXTRA", {}, "Additions to the condition code lists, e.g. "
             "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
-    Setting("CARDS_DIR", str(ROOT / "cards"), "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
+    Setting("CARDS_DIR", str(bundled("card_files", "cards")), "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
             "Rules and cards"),
-    Setting("EXAMPLES_DIR", str(ROOT / "fhir_fixtures"), "The `fhir_fixtures` directory whose scenarios the review "
+    Setting("EXAMPLES_DIR", str(bundled("examples", "fhir_fixtures")), "The `fhir_fixtures` directory whose scenarios the review "
             "page renders as each rule's example card.", "Rules and cards"),
     # Observability
     Setting("LOG_FORMAT", "json", "`json`: one JSON object per line (for log shippers); `text`: for a terminal.",
@@ -332,7 +342,8 @@ def reference() -> str:
             out += [f"## {group}", "", "| Variable | TOML key | Type | Default | Meaning |", "|---|---|---|---|---|"]
         default = setting.default
         if setting.name in ("CARDS_DIR", "EXAMPLES_DIR"):
-            default = f"`{Path(setting.default).name}/` of the installation"
+            default = "`cards/` of the installation" if setting.name == "CARDS_DIR" else \
+                "`fhir_fixtures/` of the installation"
         elif isinstance(default, (list, dict)):
             default = f"`{json.dumps(default)}`"
         elif isinstance(default, bool):

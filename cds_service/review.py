@@ -13,10 +13,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .cards import topic_code
+from .config import bundled
 from .rules import RULES
 
 REVIEW_DATE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # the fixtures' date
-FIXTURES = Path(__file__).resolve().parents[1] / "fhir_fixtures"
+FIXTURES = bundled("examples", "fhir_fixtures")
 PARAM_SOURCES = json.loads((Path(__file__).parent / "rules" / "params.json").read_text(encoding="utf-8"))
 
 

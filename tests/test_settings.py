@@ -46,3 +46,39 @@ def test_a_valid_parameter_change_is_accepted(config):
 def test_the_test_suites_own_variables_are_not_settings_and_are_allowed(config, monkeypatch):
     monkeypatch.setenv("CDS_TEST_DATABASE_URL", "postgresql+psycopg://cds@127.0.0.1/cds_test")
     assert create_app(config)
+
+
+EVALUATE_REQUEST = "requests/high-mme/fires-90-mme-with-breakthrough-oxycodone.order-sign.r4.json"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "/no/such/request.json"], "cannot read"),
+    (["evaluate", "{bad}"], "is not JSON"),
+    (["evaluate", "{good}", "--now", "yesterday"], "ISO 8601"),
+], ids=["missing file", "invalid JSON", "a bad --now"])
+def test_evaluate_mistakes_are_one_line_and_exit_status_2(tmp_path, capsys, args, message):
+    from conftest import FIXTURES
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    args = [a.replace("{bad}", str(bad)).replace("{good}", str(FIXTURES / EVALUATE_REQUEST)) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_evaluate_is_read_only_and_needs_no_auth_settings(tmp_path, monkeypatch, capsys):
+    """A debugging run in a production pod: required mode and the pod's database in the environment; evaluate
+    answers, and the database gets no "cards shown" (the governance figures stay true)."""
+    import json
+
+    from cds_service.store import Store
+    from conftest import FIXTURES
+
+    production = f"sqlite:///{tmp_path / 'production.sqlite3'}"
+    Store(production).close()
+    monkeypatch.setenv("CDS_AUTH_MODE", "required")
+    monkeypatch.setenv("CDS_DATABASE_URL", production)
+    assert main(["evaluate", str(FIXTURES / EVALUATE_REQUEST), "--now", "2026-11-22"]) == 0
+    assert json.loads(capsys.readouterr().out)["cards"]
+    assert Store(production).rule_summary() == {}
