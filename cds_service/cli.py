@@ -11,6 +11,20 @@ import tempfile
 from datetime import datetime, timezone
 
 
+def available_cpus(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
+    """CPUs this process may use: its affinity, capped by a cgroup v2 CPU quota (a container limited to 2 CPUs
+    on a 64-core host gets 2 workers, not 64)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open(cpu_max, encoding="ascii") as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period) + 0.5)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
 def _serve(args: argparse.Namespace) -> int:
     from .config import load_settings
 
@@ -38,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
     gc.freeze()
     options = {
         "bind": f"{args.host or settings['HOST']}:{args.port or settings['PORT']}",
-        "workers": args.workers or settings["WORKERS"] or os.cpu_count() or 1,
+        "workers": args.workers or settings["WORKERS"] or available_cpus(),
         "threads": args.threads or settings["THREADS"],
         "timeout": args.timeout or settings["TIMEOUT"],
         "graceful_timeout": settings["GRACEFUL_TIMEOUT"],
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the service under gunicorn (options override settings)")
     serve.add_argument("--host", help="address to bind (setting HOST)")
     serve.add_argument("--port", type=int, help="port (setting PORT)")
-    serve.add_argument("--workers", type=int, help="worker processes (setting WORKERS; 0 = one per core)")
+    serve.add_argument("--workers", type=int, help="worker processes (setting WORKERS; 0 = one per available CPU)")
     serve.add_argument("--threads", type=int, help="threads per worker (setting THREADS)")
     serve.add_argument("--timeout", type=int, help="seconds before a stuck worker is restarted (setting TIMEOUT)")
     serve.set_defaults(func=_serve)

@@ -51,7 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
     # Serving
     Setting("HOST", "127.0.0.1", "Address `cds-service serve` binds (`0.0.0.0` in a container).", "Serving"),
     Setting("PORT", 8080, "Port `cds-service serve` listens on.", "Serving", minimum=1, maximum=65535),
-    Setting("WORKERS", 0, "Worker processes; 0 means one per CPU core.", "Serving", minimum=0),
+    Setting("WORKERS", 0, "Worker processes; 0 means one per CPU the process may use (its affinity and a container's cgroup CPU quota).", "Serving", minimum=0),
     Setting("THREADS", 4, "Threads per worker (a hook call may wait on the FHIR server).", "Serving", minimum=1),
     Setting("TIMEOUT", 30, "Seconds a worker may spend on one request before it is restarted.", "Serving", minimum=1),
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),

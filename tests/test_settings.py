@@ -82,3 +82,17 @@ def test_evaluate_is_read_only_and_needs_no_auth_settings(tmp_path, monkeypatch,
     assert main(["evaluate", str(FIXTURES / EVALUATE_REQUEST), "--now", "2026-11-22"]) == 0
     assert json.loads(capsys.readouterr().out)["cards"]
     assert Store(production).rule_summary() == {}
+
+
+@pytest.mark.parametrize("cpu_max, most", [("200000 100000\n", 2), ("150000 100000\n", 2), ("50000 100000\n", 1),
+                                           ("max 100000\n", None)])
+def test_workers_follow_the_containers_cpu_quota(tmp_path, cpu_max, most):
+    import os
+
+    from cds_service.cli import available_cpus
+
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max, encoding="ascii")
+    host = len(os.sched_getaffinity(0))
+    assert available_cpus(str(path)) == (min(host, most) if most else host)
+    assert available_cpus(str(tmp_path / "absent")) == host
