@@ -51,7 +51,8 @@ SETTINGS: tuple[Setting, ...] = (
     # Serving
     Setting("HOST", "127.0.0.1", "Address `cds-service serve` binds (`0.0.0.0` in a container).", "Serving"),
     Setting("PORT", 8080, "Port `cds-service serve` listens on.", "Serving", minimum=1, maximum=65535),
-    Setting("WORKERS", 0, "Worker processes; 0 means one per CPU the process may use (its affinity and a container's cgroup CPU quota).", "Serving", minimum=0),
+    Setting("WORKERS", 0, "Worker processes; 0 means one per CPU the process may use (its affinity and a "
+            "container's cgroup CPU quota).", "Serving", minimum=0),
     Setting("THREADS", 4, "Threads per worker (a hook call may wait on the FHIR server).", "Serving", minimum=1),
     Setting("TIMEOUT", 30, "Seconds a worker may spend on one request before it is restarted.", "Serving", minimum=1),
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds given to requests in flight when the server stops.", "Serving", minimum=0),
@@ -110,9 +111,11 @@ SETTINGS: tuple[Setting, ...] = (
             "params.json`).", "Rules and cards"),
     Setting("CODE_LISTS_EXTRA", {}, "Additions to the condition code lists, e.g. "
             "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
-    Setting("CARDS_DIR", str(bundled("card_files", "cards")), "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
+    Setting("CARDS_DIR", str(bundled("card_files", "cards")),
+            "Directory of the card files (`<rule-id>.yaml`, `_common.yaml`).",
             "Rules and cards"),
-    Setting("EXAMPLES_DIR", str(bundled("examples", "fhir_fixtures")), "The `fhir_fixtures` directory whose scenarios the review "
+    Setting("EXAMPLES_DIR", str(bundled("examples", "fhir_fixtures")),
+            "The `fhir_fixtures` directory whose scenarios the review "
             "page renders as each rule's example card.", "Rules and cards"),
     # Observability
     Setting("LOG_FORMAT", "json", "`json`: one JSON object per line (for log shippers); `text`: for a terminal.",

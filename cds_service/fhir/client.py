@@ -83,8 +83,9 @@ class FhirClient:
                 return [data]
             entries = data.get("entry") if isinstance(data.get("entry"), list) else []
             links = data.get("link") if isinstance(data.get("link"), list) else []
-            found = [entry["resource"] for entry in entries if isinstance(entry, dict)
-                     and isinstance(entry.get("resource"), dict) and (entry.get("search") or {}).get("mode") != "outcome"]
+            found = [entry["resource"] for entry in entries
+                     if isinstance(entry, dict) and isinstance(entry.get("resource"), dict)
+                     and (entry.get("search") or {}).get("mode") != "outcome"]
             with self._count_lock:
                 self._resources_left -= len(found)
                 if self._resources_left < 0:
