@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from hook_bench import SERVICE, build_request  # noqa: E402
+from hook_bench import SERVICE, _median_ms, build_request  # noqa: E402
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
 
@@ -40,15 +40,6 @@ def _app(database_url: str = "sqlite://"):
 
     return create_app({"TESTING": True, "AUTH_MODE": "development", "DATABASE_URL": database_url,
                        "CLOCK": lambda: NOW})
-
-
-def _median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def _with_drafts(n: int, records: int = 10) -> dict:

@@ -60,6 +60,21 @@ def token(aud=DISCOVERY, key=EC_KEY, alg="ES384", kid="ec-1", iss=ISS, jku=None,
     return jwt.encode(body, key, algorithm=alg, headers=headers)
 
 
+# The sandbox's R4 FHIR server, as the no-prefetch sandbox request names it, and an empty search answer.
+SANDBOX_R4 = "https://launch.smarthealthit.org/v/r4/fhir"
+EMPTY_SEARCH = {"resourceType": "Bundle", "type": "searchset", "total": 0}
+NO_PREFETCH = "sandbox/order-sign-r4-fentanyl-no-prefetch.json"
+_SEARCHED_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure",
+                   "ServiceRequest", "Encounter")
+
+
+def mock_other_searches(mock) -> None:
+    """Every search of the no-prefetch request but the medication list answered empty, the Patient found."""
+    for kind in _SEARCHED_KINDS:
+        mock.get(f"{SANDBOX_R4}/{kind}", json=EMPTY_SEARCH)
+    mock.get(f"{SANDBOX_R4}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
+
+
 def load_json(relative: str) -> dict:
     return json.loads((FIXTURES / relative).read_text(encoding="utf-8"))
 

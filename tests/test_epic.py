@@ -115,6 +115,9 @@ def test_a_suggestion_without_a_code_stops_the_start(tmp_path, config):
 
 
 def _epic_feedback(cards: list[dict]) -> dict:
+    """Feedback as Epic sends it (batched; overrideReasons plural and an object): a reason the card offered with a
+    comment, one of Epic's own reasons (extension keys) with a comment, an accepted suggestion; CARD-1..3 and
+    SUGGESTION-1 become the uuids of a real response."""
     body = load_json("feedback/epic-batched-overrides.json")
     accepted = next(c for c in cards[2:] if c.get("suggestions"))
     text = json.dumps(body).replace("CARD-1", cards[0]["uuid"]).replace("CARD-2", cards[1]["uuid"])

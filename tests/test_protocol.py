@@ -11,12 +11,11 @@ import requests
 import responses
 
 from cds_service import create_app
-from conftest import SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
+from conftest import EMPTY_SEARCH, SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
 
 FENTANYL_NAIVE = "requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json"
 FENTANYL_TOLERANT = "requests/fentanyl-patch-opioid-naive/silent-morphine-90mg-for-two-weeks.order-sign.r4.json"
 R4_SERVER = "https://launch.smarthealthit.org/v/r4/fhir"
-EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
 FENTANYL = "fentanyl-patch-opioid-naive"
 
 
@@ -225,7 +224,7 @@ def test_resources_under_a_clients_own_keys_are_used(client):
     with responses.RequestsMock() as mock:
         # MedicationRequest came under the client's key "activeMeds"; only the other kinds are fetched.
         for kind in OTHER_R4_KINDS:
-            mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
+            mock.get(f"{R4_SERVER}/{kind}", json=EMPTY_SEARCH)
         assert rule_ids(post_hook(client, body)) == ["tramadol-serotonergic"]
         fetched = {call.request.url.split("?")[0].rsplit("/", 1)[1] for call in mock.calls}
     assert fetched == set(OTHER_R4_KINDS)
@@ -239,14 +238,14 @@ OTHER_R4_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Obs
 def _mock_r4(mock, medication_requests):
     mock.get(f"{R4_SERVER}/MedicationRequest", json=medication_requests)
     for kind in OTHER_R4_KINDS:
-        mock.get(f"{R4_SERVER}/{kind}", json=EMPTY)
+        mock.get(f"{R4_SERVER}/{kind}", json=EMPTY_SEARCH)
     mock.get(f"{R4_SERVER}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
 
 
 def test_no_prefetch_fetches_from_an_allow_listed_server_and_fires(client):
     body = load_json("sandbox/order-sign-r4-fentanyl-no-prefetch.json")
     with responses.RequestsMock() as mock:
-        _mock_r4(mock, EMPTY)
+        _mock_r4(mock, EMPTY_SEARCH)
         assert FENTANYL in rule_ids(post_hook(client, body))
         assert len(mock.calls) == 10  # every prefetch key, concurrently
 
@@ -264,7 +263,7 @@ def test_dstu2_fallback_asks_for_medication_orders(client):
     with responses.RequestsMock() as mock:
         for kind in ("MedicationOrder", "MedicationStatement", "MedicationDispense", "Condition", "Observation",
                      "Procedure"):
-            mock.get(f"{server}/{kind}", json=EMPTY)
+            mock.get(f"{server}/{kind}", json=EMPTY_SEARCH)
         mock.get(f"{server}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
         response = post_hook(client, body)
     assert FENTANYL in rule_ids(response)
@@ -287,7 +286,7 @@ def test_server_not_on_the_allow_list_is_never_called_and_medications_missing_is
 def test_fhir_server_failure_on_the_medication_list_is_412(client):
     body = load_json("sandbox/order-sign-r4-fentanyl-no-prefetch.json")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        _mock_r4(mock, EMPTY)
+        _mock_r4(mock, EMPTY_SEARCH)
         mock.replace(responses.GET, f"{R4_SERVER}/MedicationRequest", status=500)
         response = post_hook(client, body)
     assert response.status_code == 412
@@ -296,7 +295,7 @@ def test_fhir_server_failure_on_the_medication_list_is_412(client):
 def test_failing_optional_data_degrades_and_says_what_was_missing(client):
     body = load_json("sandbox/order-sign-r4-fentanyl-no-prefetch.json")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        _mock_r4(mock, EMPTY)
+        _mock_r4(mock, EMPTY_SEARCH)
         mock.replace(responses.GET, f"{R4_SERVER}/MedicationStatement", body=requests.ConnectTimeout())
         mock.replace(responses.GET, f"{R4_SERVER}/MedicationDispense", body="<html>not json</html>")
         response = post_hook(client, body)

@@ -31,6 +31,10 @@ _ITEM = load_validator(_SCHEMA["properties"]["feedback"]["items"])
 _envelope = copy.deepcopy(_SCHEMA)
 _envelope["properties"]["feedback"]["items"] = {"type": "object"}
 _ENVELOPE = load_validator(_envelope)
+_ITEM_PROPS = _SCHEMA["properties"]["feedback"]["items"]["properties"]
+_LIMITS = {"card": _ITEM_PROPS["card"]["maxLength"],  # what the store's columns hold, written once in the schema
+           "code": _ITEM_PROPS["overrideReason"]["properties"]["reason"]["properties"]["code"]["maxLength"],
+           "text": _ITEM_PROPS["overrideReason"]["properties"]["userComment"]["maxLength"]}
 STORE_RETRY_AFTER_SECONDS = 30
 
 
@@ -110,10 +114,11 @@ def checked_item(item: dict) -> dict:
              **{f"{named}.reason.{k}": v for k, v in (override.get("reason") or {}).items()
                 if k in ("code", "system", "display")},
              **{f"acceptedSuggestions[{i}].id": s["id"] for i, s in enumerate(item.get("acceptedSuggestions") or [])}}
-    limits = {"card": 64, f"{named}.reason.code": 200}
+    limits = {"card": _LIMITS["card"], f"{named}.reason.code": _LIMITS["code"]}
     for field, value in texts.items():
-        if isinstance(value, str) and len(value) > limits.get(field, 10000):
-            raise ApiError(400, "invalid_request", f"is longer than {limits.get(field, 10000)} characters", field)
+        limit = limits.get(field, _LIMITS["text"])
+        if isinstance(value, str) and len(value) > limit:  # Epic's extension values have no schema of their own
+            raise ApiError(400, "invalid_request", f"is longer than {limit} characters", field)
         if isinstance(value, str):
             if "\x00" in value:
                 raise ApiError(400, "invalid_request", "has a NUL character", field)

@@ -9,26 +9,14 @@ import requests
 import responses
 
 from cds_service import create_app
-from conftest import load_json, post_hook
-
-R4 = "https://launch.smarthealthit.org/v/r4/fhir"
-EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
-NO_PREFETCH = "sandbox/order-sign-r4-fentanyl-no-prefetch.json"
-OTHER_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure", "ServiceRequest",
-               "Encounter")
-
-
-def _others(mock):
-    for kind in OTHER_KINDS:
-        mock.get(f"{R4}/{kind}", json=EMPTY)
-    mock.get(f"{R4}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
+from conftest import EMPTY_SEARCH, NO_PREFETCH, SANDBOX_R4, load_json, mock_other_searches, post_hook
 
 
 def _fault(client, **kwargs):
     """The response, and how many times the medication list was requested."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{R4}/MedicationRequest", **kwargs)
-        _others(mock)
+        mock.get(f"{SANDBOX_R4}/MedicationRequest", **kwargs)
+        mock_other_searches(mock)
         response = post_hook(client, load_json(NO_PREFETCH))
         return response, sum("MedicationRequest" in c.request.url for c in mock.calls)
 
@@ -61,7 +49,7 @@ def test_fhir_timeout_is_412(client):
 def test_endless_paging_stops_at_the_bound(config):
     client = create_app({**config, "FHIR_MAX_PAGES": 3}).test_client()
     endless = {"resourceType": "Bundle", "type": "searchset", "entry": [],
-               "link": [{"relation": "next", "url": f"{R4}/MedicationRequest?page=more"}]}
+               "link": [{"relation": "next", "url": f"{SANDBOX_R4}/MedicationRequest?page=more"}]}
     response, requested = _fault(client, json=endless)
     assert response.status_code == 412
     assert requested == 3
@@ -69,9 +57,9 @@ def test_endless_paging_stops_at_the_bound(config):
 
 def test_redirect_to_another_host_is_not_followed(client):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{R4}/MedicationRequest", status=302, headers={"Location": "https://attacker.example.net/steal"})
-        mock.get("https://attacker.example.net/steal", json=EMPTY)
-        _others(mock)
+        mock.get(f"{SANDBOX_R4}/MedicationRequest", status=302, headers={"Location": "https://attacker.example.net/steal"})
+        mock.get("https://attacker.example.net/steal", json=EMPTY_SEARCH)
+        mock_other_searches(mock)
         response = post_hook(client, load_json(NO_PREFETCH))
         assert not any("attacker" in c.request.url for c in mock.calls)
     assert response.status_code == 412
@@ -83,9 +71,9 @@ def test_paging_link_to_another_host_is_not_followed(client):
     body = load_json(NO_PREFETCH)
     body["fhirAuthorization"] = {"access_token": "secret-token", "token_type": "Bearer"}
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{R4}/MedicationRequest", json=page)
-        mock.get("https://attacker.example.net/MedicationRequest", json=EMPTY)
-        _others(mock)
+        mock.get(f"{SANDBOX_R4}/MedicationRequest", json=page)
+        mock.get("https://attacker.example.net/MedicationRequest", json=EMPTY_SEARCH)
+        mock_other_searches(mock)
         response = post_hook(client, body)
         assert not any("attacker" in c.request.url for c in mock.calls)
     assert response.status_code == 412
@@ -99,8 +87,8 @@ def test_slow_fhir_server_is_abandoned_at_the_deadline(config):
         return 200, {}, '{"resourceType": "Bundle", "type": "searchset"}'
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.GET, f"{R4}/MedicationRequest", callback=slow)
-        _others(mock)
+        mock.add_callback(responses.GET, f"{SANDBOX_R4}/MedicationRequest", callback=slow)
+        mock_other_searches(mock)
         started = time.monotonic()
         response = post_hook(client, load_json(NO_PREFETCH))
         waited = time.monotonic() - started
@@ -116,7 +104,7 @@ def test_more_resources_than_the_bound_fail_the_search_whole(config):
                           "subject": {"reference": "Patient/smart-7321938"},
                           "medicationCodeableConcept": {"text": "ibuprofen 200 MG Oral Tablet"}}}
     page = {"resourceType": "Bundle", "type": "searchset", "entry": [entry] * 30,
-            "link": [{"relation": "next", "url": f"{R4}/MedicationRequest?page=more"}]}
+            "link": [{"relation": "next", "url": f"{SANDBOX_R4}/MedicationRequest?page=more"}]}
     response, requested = _fault(client, json=page)
     assert response.status_code == 412
     assert requested == 2  # 30, then 60 > 50: stopped, not read to the page bound

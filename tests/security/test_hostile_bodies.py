@@ -10,23 +10,11 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SERVICE_FOR_HOOK, load_json, post_hook, rule_ids
+from conftest import (EMPTY_SEARCH, NO_PREFETCH, SANDBOX_R4, SERVICE_FOR_HOOK, load_json, mock_other_searches,
+                      post_hook, rule_ids)
 
-R4 = "https://launch.smarthealthit.org/v/r4/fhir"
-EMPTY = {"resourceType": "Bundle", "type": "searchset", "total": 0}
-NO_PREFETCH = "sandbox/order-sign-r4-fentanyl-no-prefetch.json"
 HOOK_URL = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}"
 HIGH_MME = "requests/high-mme/fires-90-mme-with-breakthrough-oxycodone.order-sign.r4.json"  # fires high-mme
-OTHER_KINDS = ("MedicationStatement", "MedicationDispense", "Condition", "Observation", "Procedure", "ServiceRequest",
-               "Encounter")
-
-
-def _others(mock):
-    for kind in OTHER_KINDS:
-        mock.get(f"{R4}/{kind}", json=EMPTY)
-    mock.get(f"{R4}/Patient/smart-7321938", json={"resourceType": "Patient", "id": "smart-7321938"})
-
-
 def _with_drafts(count: int) -> dict:
     body = load_json(HIGH_MME)
     draft = body["context"]["draftOrders"]["entry"][0]
@@ -136,8 +124,8 @@ def test_huge_array_of_non_medication_drafts_is_answered(client):
     body["context"]["draftOrders"]["entry"] += [{"resource": {"resourceType": "ServiceRequest", "id": f"s{i}"}}
                                                 for i in range(20000)]
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(f"{R4}/MedicationRequest", json=EMPTY)
-        _others(mock)
+        mock.get(f"{SANDBOX_R4}/MedicationRequest", json=EMPTY_SEARCH)
+        mock_other_searches(mock)
         response = post_hook(client, body)
     assert response.status_code == 200
 

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy.exc import OperationalError
 
 from cds_service import create_app
-from conftest import SERVICE_FOR_HOOK, metric_value
+from conftest import ROOT, SERVICE_FOR_HOOK, metric_value
 
 FEEDBACK_URL = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}/feedback"
+FEEDBACK_SCHEMA = ROOT / "cds_service" / "schemas" / "feedback.schema.json"
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
 
 
@@ -216,3 +217,15 @@ def test_an_epic_reason_category_beyond_an_integer_is_no_code(app, client):
     assert response.status_code == 200
     row = stored(app)[0]
     assert (row["override_code"], row["override_display"]) == (None, "Does not meet criteria")
+
+
+def test_the_schemas_lengths_are_the_stores_columns():
+    """The feedback schema says what the store holds; the two must not drift apart."""
+    import json
+
+    from cds_service.store import feedback
+
+    schema = json.loads((FEEDBACK_SCHEMA).read_text(encoding="utf-8"))["properties"]["feedback"]["items"]["properties"]
+    assert schema["card"]["maxLength"] == feedback.c.card_uuid.type.length
+    assert schema["overrideReason"]["properties"]["reason"]["properties"]["code"]["maxLength"] == \
+        feedback.c.override_code.type.length
