@@ -192,3 +192,17 @@ def test_a_medication_without_a_product_code_is_named_by_its_own_text(client):
     card = next(c for c in cards if c["source"]["topic"]["code"] == "FentanylPatchOpioidNaive")
     assert "fentaNYL (DURAGESIC) 25 mcg/hr patch" in card["detail"]
     assert "PT72 Patch" not in card["detail"] and "25 mcg/h" in card["detail"]
+
+
+def test_opioid_naive_cards_say_which_medication_history_they_could_not_read(client):
+    """Epic's documented prefetch sends active orders only, and no dispenses or statements: "no opioid in 90 days"
+    is then only as good as what was sent, and the card says so."""
+    body = load_json("ehr_styles/epic--er-la-opioid-naive--fires--oxycontin-as-first-opioid.json")
+    card = next(c for c in post_hook(client, body).get_json()["cards"]
+                if c["source"]["topic"]["code"] == "ErLaOpioidNaive")
+    assert "Not available to this check" in card["detail"] and "medicationDispenses" in card["detail"]
+    complete = copy.deepcopy(body)
+    complete["prefetch"].update({"medicationDispenses": None, "medicationStatements": None})  # "none on record"
+    card = next(c for c in post_hook(client, complete).get_json()["cards"]
+                if c["source"]["topic"]["code"] == "ErLaOpioidNaive")
+    assert "Not available to this check" not in card["detail"]
