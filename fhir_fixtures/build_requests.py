@@ -10,6 +10,11 @@ This script writes it in the three shapes EHRs send:
 - ``<case>.medication-prescribe.dstu2.json``: CDS Hooks 1.0 medication-prescribe, DSTU2 resources
   (MedicationOrder, DSTU2 statements, dispenses and conditions) in a ``medications`` array.
 
+Every resource carries the CDC opioid CDS test suite's ``dataDateRoller`` extension with the scenario's
+``referenceDate`` (the day its dates are true for), so a server answering on a later day moves every date
+forward by the days since (the service does this for any request whose resources carry it): the requests give
+the cards their names promise on any day, and the tests, whose clock is the reference date, see them as written.
+
 The DSTU2 conversion here is deliberately independent of the service's own reading code, so that a mistake
 in one is not copied into the other. Run ``python fhir_fixtures/build_requests.py`` after editing a scenario;
 a test fails while the written requests are out of date.
@@ -40,6 +45,7 @@ PREFETCH_KEYS = {
 }
 R4_ONLY_KEYS = ("serviceRequests",)  # DSTU2 has no ServiceRequest: the DSTU2 service does not ask for it
 HOOK_FORMS = ("order-select.r4", "order-sign.r4", "medication-prescribe.dstu2")
+DATE_ROLLER = "http://fhir.org/guides/cdc/opioid-cds/StructureDefinition/dataDateRoller"
 
 
 def _bundle(resources: list[dict], base: str) -> dict:
@@ -127,11 +133,26 @@ def to_dstu2(resource: dict) -> dict:
 
 
 # -- requests -------------------------------------------------------------------------------------------------
+def dated(resource: dict, reference: str) -> dict:
+    """The resource marked, as the CDC test suite marks its own, with the day its dates are true for."""
+    roller = {"url": DATE_ROLLER, "extension": [
+        {"url": "dateLastUpdated", "valueDateTime": reference},
+        {"url": "frequency", "valueDuration": {"value": 1.0, "unit": "days", "system": "http://unitsofmeasure.org",
+                                               "code": "d"}}]}
+    out = {k: v for k, v in resource.items() if k in ("resourceType", "id")}
+    out["extension"] = [roller, *resource.get("extension", [])]
+    return out | {k: v for k, v in resource.items() if k not in out}
+
+
 def build(scenario: dict, name: str, form: str) -> dict:
-    patient = scenario["patient"]
+    reference = scenario["referenceDate"]
+    patient = dated(scenario["patient"], reference)
     drafts = scenario["drafts"]
     dstu2 = form.endswith("dstu2")
-    convert = to_dstu2 if dstu2 else copy.deepcopy
+
+    def convert(resource: dict) -> dict:
+        return dated(to_dstu2(resource) if dstu2 else copy.deepcopy(resource), reference)
+
     base = FHIR_DSTU2 if dstu2 else FHIR_R4
     body: dict = {
         "hookInstance": str(uuid.uuid5(uuid.NAMESPACE_URL, f"pain-medication-safety/{name}/{form}")),
@@ -148,7 +169,7 @@ def build(scenario: dict, name: str, form: str) -> dict:
             context["selections"] = scenario.get(
                 "selections", [f"{d['resourceType']}/{d['id']}" for d in drafts])
     body["context"] = context
-    prefetch = {"patient": copy.deepcopy(patient)}
+    prefetch = {"patient": patient}
     for key in PREFETCH_KEYS:
         if not (dstu2 and key in R4_ONLY_KEYS):
             prefetch[key] = _bundle([convert(r) for r in scenario.get(key, [])], base)

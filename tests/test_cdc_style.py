@@ -33,7 +33,7 @@ def test_without_the_roll_the_fill_would_be_three_years_old_and_the_patient_naiv
     assert FENTANYL in rule_ids(post_hook(client, body))
 
 
-def test_the_roll_moves_every_date_but_birth_dates_and_leaves_other_requests_alone():
+def test_the_roll_moves_every_date_birth_dates_included_and_leaves_other_requests_alone():
     from datetime import date
 
     body = load_json("cdc_style/silent-patch-after-rolled-morphine-fill.json")
@@ -43,7 +43,7 @@ def test_the_roll_moves_every_date_but_birth_dates_and_leaves_other_requests_alo
     assert fill["whenHandedOver"] == "2026-11-11"  # 2023-04-20 + (2026-11-22 - 2023-05-01)
     assert draft["authoredOn"] == "2026-11-22"
     assert draft["dispenseRequest"]["validityPeriod"]["start"] == "2026-11-22T00:00:00-06:00"
-    assert rolled["prefetch"]["item1"]["birthDate"] == body["prefetch"]["item1"]["birthDate"]
+    assert rolled["prefetch"]["item1"]["birthDate"] == "1978-08-27"  # 1975-02-03, the patient's age kept
     assert fill["extension"][0]["url"] == DATE_ROLLER
-    plain = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
+    plain = load_json("sandbox/order-select-r4-tramadol-own-prefetch-keys.json")  # as the sandbox sends: unmarked
     assert roll_request(plain, date(2026, 11, 22)) is plain

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from datetime import datetime, timezone
 
 import pytest
 
+from cds_service import create_app
 from conftest import FIXTURES, post_hook, rule_ids
 
 SCENARIOS = sorted((FIXTURES / "scenarios").glob("*/*.json"))
@@ -49,3 +51,20 @@ def test_scenario_name_agrees_with_its_expectation(path):
             assert path.parent.name in scenario[key]
         else:
             assert path.parent.name not in scenario[key]
+
+
+LATER = datetime(2029, 3, 1, 15, 0, tzinfo=timezone.utc)  # 830 days after the fixtures' reference date
+
+
+@pytest.fixture
+def later_client(config):
+    """A server answering long after the fixtures were written, as the README's demo does."""
+    app = create_app({**config, "CLOCK": lambda: LATER})
+    yield app.test_client()
+    app.extensions["cds_store"].close()
+
+
+@pytest.mark.parametrize("path", REQUESTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_request_gets_the_same_cards_on_a_later_day(later_client, path):
+    body = json.loads(path.read_text(encoding="utf-8"))
+    assert rule_ids(post_hook(later_client, body)) == _expected(path)

@@ -3,7 +3,9 @@
 They prefetch under keys of their own (``item1``..``item16``), sometimes leave ``item*`` keys beside
 ``prefetch`` at the top level, and date their records for a day in the past with the extension
 ``dataDateRoller`` ("dateLastUpdated": the day the dates are true for), meaning that every date in that resource
-moves forward by the days since then. A service that reads them as written would see a three-year-old
+moves forward by the days since then, a birth date included, as the CDC's own roller (cqf-tooling
+``ResourceDataDateRoller``) rolls every date of a marked resource: a test patient keeps the age it was written
+with. A service that reads them as written would see a three-year-old
 patient record, or refuse the call. Nothing here applies to a request without these markers.
 """
 from __future__ import annotations
@@ -17,7 +19,6 @@ from ..knowledge.lenient import items, parse_date
 DATE_ROLLER = "http://fhir.org/guides/cdc/opioid-cds/StructureDefinition/dataDateRoller"
 _SITE_KEY = re.compile(r"item\d{1,3}")
 _DATE = re.compile(r"(\d{4}-\d{2}-\d{2})(.*)", re.S)
-_NOT_ROLLED = {"birthDate", "deceasedDateTime"}
 
 
 def prefetch_of(body: dict) -> dict | None:
@@ -38,12 +39,12 @@ def _last_updated(resource: dict) -> date | None:
     return None
 
 
-def _shift(value: Any, days: int, key: str = "") -> Any:
+def _shift(value: Any, days: int) -> Any:
     if isinstance(value, dict):
-        return {k: v if k == "extension" and _is_roller_list(v) else _shift(v, days, k) for k, v in value.items()}
+        return {k: v if k == "extension" and _is_roller_list(v) else _shift(v, days) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shift(v, days, key) for v in value]
-    if isinstance(value, str) and key not in _NOT_ROLLED and (m := _DATE.fullmatch(value)):
+        return [_shift(v, days) for v in value]
+    if isinstance(value, str) and (m := _DATE.fullmatch(value)):
         day = parse_date(m.group(1))
         return (day + timedelta(days=days)).isoformat() + m.group(2) if day else value
     return value
