@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from .api import auth, cors, discovery, errors, feedback, hooks, json_provider, ops, review
     from .engine import Engine
+    from .memory import Memory
     from .store import Store, database_url
 
     app = Flask(__name__, instance_relative_config=True)
@@ -34,6 +35,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = Store(database_url(app.config["DATABASE_URL"], database))
     app.extensions["cds_store"] = store
     app.extensions["cds_engine"] = Engine(settings)
+    app.extensions["cds_memory"] = (Memory(settings["MEMORY_SECRET"], store, settings["SESSION_MEMORY_MINUTES"] * 60)
+                                    if settings["MEMORY_SECRET"] else None)
     errors.register(app)
     cors.register(app)
     auth.register(app, store)

@@ -84,6 +84,21 @@ class RenderContext:
     client: str = "standard"  # "epic": the shape Epic documents (see ``_for_epic``); anything else: the spec's
 
 
+@dataclass
+class Shown:
+    """A rendered card, the rule it is for, its finding, and the lesser rules folded into it."""
+
+    card: dict
+    rule_id: str
+    finding: Finding | None = None
+    folded: tuple[str, ...] = ()  # rule ids of the findings folded into the card as lines
+    lines: tuple[Finding, ...] = ()  # those findings
+
+
+SOURCES_MARK = "\n\n**Sources:** "
+FOLDED_EXTENSION = "pain-medication-safety.folded"  # the topic codes of the findings a card's lines carry
+
+
 class CardCatalog:
     """Every rule's card file, loaded and checked once."""
 
@@ -121,13 +136,24 @@ class CardCatalog:
                 raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
             self.cards[rule_id] = data
         self._override_displays: dict[str, str] = {}
-        for spec in self.cards.values():
+        self._snooze_days: dict[str, int | None] = {}
+        for rule_id, spec in self.cards.items():
             for reason in spec.get("override_reasons", []):
                 self._override_displays.setdefault(reason["code"], reason["display"])
+                days = reason.get("snooze_days")
+                if self._snooze_days.setdefault(reason["code"], days) != days:
+                    raise CardFileError(f"{rule_id}.yaml: override reason {reason['code']} snoozes for another "
+                                        "number of days in another card file (one code, one meaning)")
+                if days and self.is_critical(rule_id):
+                    raise CardFileError(f"{rule_id}.yaml: a critical card's override reason cannot snooze the rule")
         codes = [topic_code(r) for r in [*self.rule_ids, "check-failed"]]
         bad = [c for c in codes if not (c.isascii() and c.isalnum() and len(c) <= 100)]
         if bad or len(set(codes)) != len(codes):
             raise CardFileError(f"rule ids must give distinct topic codes of letters and digits: {bad or codes}")
+
+    def snooze_days(self, code: str | None) -> int | None:
+        """How many days an override reason silences its rule for the patient (``snooze_days`` in a card file)."""
+        return self._snooze_days.get(code) if code else None
 
     def override_display(self, code: str) -> str | None:
         """The words a card offered for an override reason code (feedback may send the code alone)."""
@@ -170,8 +196,8 @@ class CardCatalog:
         detail = texts["detail"].format_map(_Fields(fields)).strip()
         if finding.fields.get("missing"):
             detail += "\n\n" + self.common["missing_data"].format(missing=", ".join(finding.fields["missing"]))
-        refs = [spec["source"]["label"], *spec.get("references", [])]
-        detail += "\n\n**Sources:** " + "; ".join(refs) + "."
+        if spec.get("references"):  # the card's own source is its source label: shown by the EHR, not repeated
+            detail += SOURCES_MARK + "; ".join(spec["references"]) + "."
         indicator = ctx.indicator_overrides.get(finding.rule_id) or texts.get("indicator") or spec["indicator"]
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
@@ -200,6 +226,41 @@ class CardCatalog:
         if spec.get("links"):
             card["links"] = [{"label": link["label"], "url": link["url"], "type": "absolute"} for link in spec["links"]]
         return card
+
+    def fold(self, shown: list[Shown]) -> list[Shown]:
+        """A draft with a critical card gets one card: the warning and info findings about the same draft become
+        short lines of it (summary and source), so that the critical message is not diluted by four others. The
+        folded rules are still counted (``Shown.folded``); their suggestions are not carried over (the critical
+        card asks for a different order)."""
+        critical = {s.finding.draft.ref: s for s in shown if s.finding is not None and s.card["indicator"] == "critical"}
+        out: list[Shown] = []
+        lines: dict[int, list[Shown]] = {}
+        for s in shown:
+            host = critical.get(s.finding.draft.ref) if s.finding is not None else None
+            if host is None or host is s or s.card["indicator"] == "critical":
+                out.append(s)
+            else:
+                lines.setdefault(id(host), []).append(s)
+        for s in out:
+            folded = lines.get(id(s))
+            if not folded:
+                continue
+            body, _, sources = s.card["detail"].partition(SOURCES_MARK)
+            sources = sources.removesuffix(".")
+            extra = []
+            for f in folded:
+                extra.append(self.common["folded"]["line"].format(title=self.cards[f.rule_id]["title"],
+                                                                 summary=f.card["summary"]))
+                label = f.card["source"]["label"]
+                if label not in sources and label != s.card["source"]["label"]:
+                    sources = f"{sources}; {label}" if sources else label
+            s.card["detail"] = (body + "\n\n" + self.common["folded"]["heading"] + "\n" + "\n".join(extra)
+                                + (SOURCES_MARK + sources + "." if sources else ""))
+            s.folded = tuple(f.rule_id for f in folded)
+            s.lines = tuple(f.finding for f in folded)
+            epic = s.card["source"]["topic"]["code"] != s.rule_id
+            s.card["extension"] = {FOLDED_EXTENSION: [topic_code(r) if epic else r for r in s.folded]}
+        return out
 
     def is_critical(self, rule_id: str) -> bool:
         """Whether any card of the rule is critical (its failure must then be visible)."""
@@ -311,11 +372,47 @@ def _placeholders_in_resources(data: dict) -> set[str]:
     return names
 
 
-def order_cards(cards: list[dict], cap: int) -> list[dict]:
-    """Critical before warning before info; at most ``cap`` cards, dropping info first, never a critical."""
-    ordered = sorted(cards, key=lambda c: INDICATOR_ORDER.get(c["indicator"], 3))
-    if len(ordered) <= cap:
-        return ordered
-    critical = [c for c in ordered if c["indicator"] == "critical"]
-    rest = [c for c in ordered if c["indicator"] != "critical"]
-    return critical + rest[: max(0, cap - len(critical))]
+def order_cards(shown: list[Shown], cap: int) -> list[Shown]:
+    """Critical before warning before info; at most ``cap`` cards, dropping info first, never a critical; an
+    order a card has already offered is not offered again by a lesser card (its removal still is)."""
+    ordered = sorted(shown, key=lambda s: INDICATOR_ORDER.get(s.card["indicator"], 3))
+    if len(ordered) > cap:
+        critical = [s for s in ordered if s.card["indicator"] == "critical"]
+        rest = [s for s in ordered if s.card["indicator"] != "critical"]
+        ordered = critical + rest[: max(0, cap - len(critical))]
+    offered: set[str] = set()
+    for s in ordered:
+        _drop_repeated_orders(s.card, offered)
+    return ordered
+
+
+def _order_key(action: dict) -> str | None:
+    resource = action.get("resource") if action.get("type") == "create" else None
+    if not isinstance(resource, dict):
+        return None
+    concept = resource.get("medicationCodeableConcept") or resource.get("code") or {}
+    codes = sorted(f"{c.get('system')}|{c.get('code')}" for c in concept.get("coding", []))
+    return f"{resource.get('resourceType')}:{','.join(codes)}" if codes else None
+
+
+def _drop_repeated_orders(card: dict, offered: set[str]) -> None:
+    """Two cards that each offer oxycodone (a patch and an ER opioid for a naive patient) would have the prescriber
+    order it twice: the first card keeps the order; a later suggestion keeps only its other actions."""
+    kept = []
+    for suggestion in card.get("suggestions", []):
+        keys = [_order_key(a) for a in suggestion["actions"]]
+        repeated = [k is not None and k in offered for k in keys]
+        offered.update(k for k in keys if k)
+        if not any(repeated):
+            kept.append(suggestion)
+            continue
+        rest = [a for a, r in zip(suggestion["actions"], repeated) if not r]
+        if rest and not any(a["type"] == "delete" and len(rest) == 1 and any(
+                a == b for s in kept for b in s["actions"]) for a in rest):
+            kept.append({**suggestion, "label": rest[0]["description"] if len(rest) == 1 else suggestion["label"],
+                         "actions": rest})
+    if kept:
+        card["suggestions"] = kept
+    else:
+        card.pop("suggestions", None)
+        card.pop("selectionBehavior", None)

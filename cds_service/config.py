@@ -106,6 +106,15 @@ SETTINGS: tuple[Setting, ...] = (
             "one action per suggestion, RxNorm as `urn:oid:2.16.840.1.113883.6.88`), `standard` (the CDS Hooks "
             "spec's, rule ids as topic codes), or `auto`: `epic` for requests carrying Epic's "
             "`com.epic.cdshooks.request.*` extensions.", "Rules and cards", choices=("auto", "standard", "epic")),
+    Setting("FOLD_INTO_CRITICAL", True, "A draft with a critical card gets that one card: the warning and info "
+            "findings about the same draft become short lines of it (still counted per rule). `false`: one card "
+            "per finding.", "Rules and cards"),
+    Setting("MEMORY_SECRET", "", "Key of the HMAC under which the service remembers answers (a card overridden at "
+            "order-select is not shown again at order-sign; a snoozing override reason silences its rule for the "
+            "patient). Only keyed hashes and expiries are stored, never a patient id. Empty: nothing is remembered. "
+            "At least 32 characters; the same on every replica.", "Rules and cards", secret=True),
+    Setting("SESSION_MEMORY_MINUTES", 720, "How long an overridden card stays silent for the same draft and "
+            "finding (an ordering session: order-select, then order-sign).", "Rules and cards", minimum=1),
     Setting("RULES_DISABLED", [], "Rule ids switched off.", "Rules and cards"),
     Setting("RULE_INDICATORS", {}, "Indicator per rule id (`info`, `warning`, `critical`).", "Rules and cards"),
     Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names and sources in `cds_service/rules/"
@@ -236,6 +245,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         except UnsafeUrl as exc:
             raise ConfigError(f"CDS_FHIR_SERVER_ALLOWLIST: {entry!r} is refused ({exc})") from None
     _check_database_url(settings["DATABASE_URL"])
+    if settings["MEMORY_SECRET"] and len(settings["MEMORY_SECRET"]) < 32:
+        raise ConfigError("CDS_MEMORY_SECRET: at least 32 characters (a short key makes the stored hashes of patient "
+                          "ids guessable)")
     check_rule_settings(settings)
     return settings
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
 
-from .cards import CardCatalog, RenderContext, order_cards
+from .cards import CardCatalog, RenderContext, Shown, order_cards
 from .facts import FactBuilder
 from .fhir.client import FhirClient
 from .fhir.prefetch import gather
@@ -21,6 +21,7 @@ from .hooks import HookError, OrderContext, order_context  # noqa: F401
 from .hooks.cdc_suite import prefetch_of, roll_request
 from .knowledge.drugs import DrugKnowledge
 from .knowledge.lenient import reference_parts
+from .memory import Memory
 from .rules import DEFAULT_PARAMS, RULES, Finding
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class Result:
     unrecognised: int = 0  # medication records no rule could identify
     rule_errors: list[str] = field(default_factory=list)  # rules that raised (a defect): logged and counted
     foreign: int = 0  # resources about another patient, ignored
+    folded: list[tuple[str, ...]] = field(default_factory=list)  # per card: rules folded into it as lines
+    suppressed: list[str] = field(default_factory=list)  # rules of findings an earlier answer silenced
+    remembered: list[tuple[str, str, str | None]] = field(default_factory=list)  # (card, session key, snooze key)
 
 
 class Engine:
@@ -51,8 +55,10 @@ class Engine:
         # before gunicorn forks so that every worker shares it.
         check_draft({"medicationCodeableConcept": {"text": "warm-up"}}, None)
 
-    def evaluate(self, body: dict, today: date) -> Result:
-        """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412)."""
+    def evaluate(self, body: dict, today: date, memory: Memory | None = None, now: float = 0.0) -> Result:
+        """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412).
+
+        With ``memory``, findings an earlier answer silences (at epoch second ``now``) are left out and counted."""
         body = roll_request(body, today)  # the CDC test requests' dates, moved to today
         ctx = order_context(body, self.settings["MAX_DRAFT_ORDERS"])
         reported = [d for d in ctx.reported if d.has_medication]
@@ -87,17 +93,43 @@ class Engine:
                 if finding.key() not in seen:
                     seen.add(finding.key())
                     findings.append(finding)
+        findings = widest(findings)
+        keys: dict[int, tuple[str, str]] = {}
+        suppressed: list[str] = []
+        if memory is not None:
+            server = body.get("fhirServer") if isinstance(body.get("fhirServer"), str) else ""
+            keys = {id(f): (memory.session_key(server, ctx.patient_id, f.rule_id, f.key()[1]),
+                            memory.snooze_key(server, ctx.patient_id, f.rule_id)) for f in findings}
+            silenced = memory.silenced({k for pair in keys.values() for k in pair}, now)
+            suppressed = [f.rule_id for f in findings if silenced & set(keys[id(f)])]
+            findings = [f for f in findings if not silenced & set(keys[id(f)])]
         client = ctx.client if self.settings["CLIENT_PROFILE"] == "auto" else self.settings["CLIENT_PROFILE"]
         render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
                                    self.settings["RULE_INDICATORS"], client)
-        rendered = [(self.catalog.render(f, render_ctx), f.rule_id) for f in findings]
+        shown = [Shown(self.catalog.render(f, render_ctx), f.rule_id, f) for f in findings]
+        if self.settings["FOLD_INTO_CRITICAL"]:
+            shown = self.catalog.fold(shown)
         # A critical check that could not run is shown, not silently lost.
-        rendered += [(self.catalog.render_failure(rid, render_ctx), "check-failed")
-                     for rid in rule_errors if self.catalog.is_critical(rid)]
-        cards = order_cards([c for c, _ in rendered], self.settings["MAX_CARDS"])
-        rule_of = {id(c): rid for c, rid in rendered}
-        return Result(cards, [rule_of[id(c)] for c in cards], record.missing, record.failed, len(facts.unidentified),
-                      rule_errors, record.foreign)
+        shown += [Shown(self.catalog.render_failure(rid, render_ctx), "check-failed")
+                  for rid in rule_errors if self.catalog.is_critical(rid)]
+        kept = order_cards(shown, self.settings["MAX_CARDS"])
+        remembered = [(s.card["uuid"], keys[id(f)][0], keys[id(f)][1] if f is s.finding else None)
+                      for s in kept if s.finding is not None and id(s.finding) in keys
+                      for f in (s.finding, *s.lines)]
+        return Result([s.card for s in kept], [s.rule_id for s in kept], record.missing, record.failed,
+                      len(facts.unidentified), rule_errors, record.foreign, [s.folded for s in kept], suppressed,
+                      remembered)
+
+
+def widest(findings: list[Finding]) -> list[Finding]:
+    """A pair rule's finding whose medications another finding of the same rule already names (with the same
+    or a stronger variant) adds nothing: oxycodone, tramadol and alprazolam drafted together get one
+    opioid-benzodiazepine card naming all three, not three cards naming the same pairs."""
+    def covered(f: Finding) -> bool:
+        return bool(f.involved) and any(
+            g.rule_id == f.rule_id and f.involved < g.involved and (g.variant == f.variant or f.variant is None)
+            for g in findings)
+    return [f for f in findings if not covered(f)]
 
 
 def _unresolved_medications(ctx: OrderContext) -> list[dict]:

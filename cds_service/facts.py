@@ -81,11 +81,14 @@ class PatientFacts:
 
     @property
     def serious_illness(self) -> bool:
-        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5), as a Condition or
-        as current care (a hospice referral, a palliative care encounter): excludable rules stay silent."""
+        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5), as a Condition, as
+        current care (a hospice referral, a palliative care encounter) or as the indication of a draft being
+        ordered (an opioid ordered for G89.3 cancer pain): excludable rules stay silent."""
         if "serious_illness_care" not in self._has_condition:
+            code_list = self.lists["serious_illness"]
             self._has_condition["serious_illness_care"] = in_care_of_list(
-                self.procedures + self.care, self.lists["serious_illness"], self.today)
+                self.procedures + self.care, code_list, self.today) or any(
+                code_list.matches_concept(r) for d in self.drafts for r in d.reasons)
         return self.has_condition("serious_illness") or self._has_condition["serious_illness_care"]
 
     def documented(self, group: str, within_days: int) -> dict | None:

@@ -35,6 +35,10 @@ OTHER_PATIENT = Counter("cds_other_patient_resources_total",
                         "Resources about another patient than the one in context, ignored")
 REPLAY_DEGRADED = Counter("cds_replay_check_degraded_total",
                           "Token replay checks made in a worker's memory because the store could not be reached")
+MEMORY_FAILURES = Counter("cds_memory_failures_total",
+                          "Reads or writes of what was already answered that failed (every card was shown)")
+SUPPRESSED = Counter("cds_cards_suppressed_total", "Findings not shown because an earlier answer silenced them",
+                     ["rule"])
 FEEDBACK = Counter("cds_feedback_total", "Feedback items received (duplicates included), by outcome", ["outcome"])
 
 

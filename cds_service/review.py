@@ -109,10 +109,15 @@ class RuleFigures:
     top_reasons: list[tuple[str, int]]
     shown_per_day: list[int]  # oldest first, one per day of the window
     overridden_per_day: list[int]
+    folded: int = 0  # findings shown as a line of a critical card about the same draft
+    suppressed: int = 0  # findings not shown: an override earlier in the session, or a snooze
+    per_100_calls: float | None = None  # cards shown per 100 hook calls; None before any call
 
 
-def governance(summary: dict[str, dict], titles: dict[str, str], today: date, days: int = 30) -> tuple[list[date], list[RuleFigures]]:
-    """Per rule (catalogue order, then any rule id only the store knows): figures and daily series."""
+def governance(summary: dict[str, dict], titles: dict[str, str], today: date, days: int = 30,
+               calls: int = 0) -> tuple[list[date], list[RuleFigures]]:
+    """Per rule (catalogue order, then any rule id only the store knows): figures and daily series; ``calls``
+    hook calls answered in all (the denominator of cards per 100 calls)."""
     window = [today - timedelta(days=days - 1 - i) for i in range(days)]
     out = []
     for rule_id in list(RULES) + sorted(set(summary) - set(RULES)):
@@ -123,6 +128,8 @@ def governance(summary: dict[str, dict], titles: dict[str, str], today: date, da
             entry.get("overridden", 0), entry.get("override_rate"),
             entry["reasons"].most_common(3) if entry else [],
             [per_day.get(d.isoformat(), 0) for d in window],
-            [overridden_per_day.get(d.isoformat(), 0) for d in window]))
+            [overridden_per_day.get(d.isoformat(), 0) for d in window],
+            entry.get("folded", 0), entry.get("suppressed", 0),
+            100.0 * entry.get("shown", 0) / calls if calls else None))
     return window, out
 

@@ -37,6 +37,14 @@ MAX_PENDING_CALLS = 10_000  # hook calls' worth of card records waiting for the 
 BATCH_SECONDS = 1.0  # how long the writer gathers card records before one commit
 
 
+class _Call(NamedTuple):
+    """One hook call's records, queued for the writer thread."""
+
+    cards: list[dict]
+    memory: list[dict]
+    day_service: tuple[str, str]
+
+
 class _Now:
     """Queued by flush (write what you hold now) and close (then stop)."""
 
@@ -69,6 +77,29 @@ feedback = Table(
     Column("user_comment", Text),
     Column("received_at", String(40), nullable=False),
     UniqueConstraint("service_id", "card_uuid", "outcome", "outcome_timestamp", name="feedback_once"),
+)
+
+# Per card shown (and per finding folded into it): the keyed hashes (cds_service.memory) that an override of
+# the card silences; a snooze key only where the card's own rule may be snoozed. No patient identifier.
+card_memory = Table(
+    "card_memory", metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("session_key", String(64), primary_key=True),
+    Column("snooze_key", String(64)),
+    Column("shown_at", String(40), nullable=False, index=True),
+)
+# A keyed hash that an answer silences, until when (epoch seconds).
+suppressions = Table(
+    "suppressions", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+# Hook calls answered per day and service: the denominator of "cards per 100 hook calls".
+hook_calls = Table(
+    "hook_calls", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("service_id", String(200), primary_key=True),
+    Column("calls", Integer, nullable=False),
 )
 
 jti_seen = Table(
@@ -136,8 +167,11 @@ class Store:
         """Drop pooled connections inherited from the parent process (gunicorn forks after create_app)."""
         self.engine.dispose(close=False)
 
-    def record_cards(self, service_id: str, cards: Iterable[tuple[str, str, str]], now: datetime | None = None) -> None:
-        """Record (card uuid, rule id, indicator) for each card returned.
+    def record_cards(self, service_id: str, cards: Iterable[tuple[str, str, str]], now: datetime | None = None,
+                     memory: Iterable[tuple[str, str, str | None]] = ()) -> None:
+        """Record one hook call: (card uuid, rule id, indicator) for each card returned (indicator ``folded`` or
+        ``suppressed`` for findings that were lines of another card or silenced by an earlier answer), and the
+        (card uuid, session key, snooze key) an override of each card would silence.
 
         The rows are queued and a writer thread of this process commits them at most once a second, off the
         hook call's path: a commit per call cost more than all the rules, and workers queued behind one another
@@ -149,11 +183,12 @@ class Store:
         shown_at = _utc(now)
         rows = [{"card_uuid": uuid, "rule_id": rule, "service_id": service_id, "indicator": indicator,
                  "shown_at": shown_at} for uuid, rule, indicator in cards]
-        if rows:
-            try:
-                self._card_queue().put_nowait(rows)
-            except queue.Full:
-                log.warning("card record queue full (is the database down?): %d cards shown not recorded", len(rows))
+        keys = [{"card_uuid": uuid, "session_key": session, "snooze_key": snooze, "shown_at": shown_at}
+                for uuid, session, snooze in memory]
+        try:
+            self._card_queue().put_nowait(_Call(rows, keys, (shown_at[:10], service_id)))
+        except queue.Full:
+            log.warning("card record queue full (is the database down?): %d cards shown not recorded", len(rows))
 
     def _card_queue(self) -> queue.Queue:
         """This process's queue and writer thread (started on first use: threads do not survive gunicorn's fork)."""
@@ -177,11 +212,22 @@ class Store:
                     calls.append(pending.get(timeout=remaining) if remaining > 0 else pending.get_nowait())
                 except queue.Empty:
                     break
-            rows = [row for call in calls if isinstance(call, list) for row in call]
+            answered = [call for call in calls if isinstance(call, _Call)]
+            rows = [row for call in answered for row in call.cards]
+            keys = [row for call in answered for row in call.memory]
+            counts = Counter(call.day_service for call in answered)
             try:
-                if rows:
+                if answered:
                     with self.engine.begin() as conn:
-                        conn.execute(self._insert(cards_shown).on_conflict_do_nothing(), rows)
+                        if rows:
+                            conn.execute(self._insert(cards_shown).on_conflict_do_nothing(), rows)
+                        if keys:
+                            conn.execute(self._insert(card_memory).on_conflict_do_nothing(), keys)
+                        for (day, service), n in sorted(counts.items()):
+                            add = self._insert(hook_calls).values(day=day, service_id=service, calls=n)
+                            conn.execute(add.on_conflict_do_update(
+                                index_elements=[hook_calls.c.day, hook_calls.c.service_id],
+                                set_={"calls": hook_calls.c.calls + add.excluded.calls}))
             except Exception as exc:  # noqa: BLE001  the database is unavailable: say so, keep serving
                 log.warning("could not record %d cards shown (%s)", len(rows), type(exc).__name__)
             finally:
@@ -244,6 +290,41 @@ class Store:
             rows = conn.execute(select(feedback).order_by(feedback.c.id)).mappings().all()
         return [{**row, "accepted_suggestions": json.loads(row["accepted_suggestions"])} for row in rows]
 
+    def live_suppressions(self, keys: set[str], now: float) -> set[str]:
+        """The keys among ``keys`` silenced until after ``now`` (one indexed read)."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(suppressions.c.key).where(
+                suppressions.c.key.in_(sorted(keys)), suppressions.c.expires_at > now)).scalars())
+
+    def silence(self, answers: list[tuple[str, float | None]], session_seconds: float, now: float) -> int:
+        """For each (card uuid, snooze seconds or None) overridden: silence the card's findings for the session, and
+        its rule for the patient for the snooze. Returns how many keys were silenced (0 for a card not found)."""
+        self.flush()  # the cards this process showed have their keys recorded
+        snooze = dict(answers)
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(card_memory.c.card_uuid, card_memory.c.session_key, card_memory.c.snooze_key)
+                                .where(card_memory.c.card_uuid.in_(sorted(snooze)))).all() if snooze else []
+            until: dict[str, float] = {}
+            for card, session, snooze_key in rows:
+                until[session] = max(until.get(session, 0), now + session_seconds)
+                if snooze_key and snooze.get(card):
+                    until[snooze_key] = max(until.get(snooze_key, 0), now + snooze[card])
+            for key, expires in sorted(until.items()):
+                add = self._insert(suppressions).values(key=key, expires_at=expires)
+                conn.execute(add.on_conflict_do_update(
+                    index_elements=[suppressions.c.key],
+                    set_={"expires_at": func.max(suppressions.c.expires_at, add.excluded.expires_at)
+                          if self.dialect == "sqlite" else func.greatest(suppressions.c.expires_at,
+                                                                         add.excluded.expires_at)}))
+            if until:
+                conn.execute(delete(suppressions).where(suppressions.c.expires_at <= now))
+        return len(until)
+
+    def hook_call_count(self) -> int:
+        self.flush()
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.sum(hook_calls.c.calls), 0))).scalar())
+
     def use_jti(self, key: str, expires_at: float, now: float) -> bool:
         """Record a token id; False when it was already used by an unexpired token (a replay)."""
         with self.engine.begin() as conn:
@@ -268,8 +349,12 @@ class Store:
         day = func.substr(cards_shown.c.shown_at, 1, 10)
         self.flush()
         with self.engine.connect() as conn:
-            for rule_id, shown_day, count in conn.execute(
-                    select(cards_shown.c.rule_id, day, func.count()).group_by(cards_shown.c.rule_id, day)):
+            for rule_id, indicator, shown_day, count in conn.execute(
+                    select(cards_shown.c.rule_id, cards_shown.c.indicator, day, func.count())
+                    .group_by(cards_shown.c.rule_id, cards_shown.c.indicator, day)):
+                if indicator in ("folded", "suppressed"):  # a line of another card; silenced by an answer
+                    out[rule_id][indicator] = out[rule_id].get(indicator, 0) + count
+                    continue
                 out[rule_id]["shown"] += count
                 out[rule_id]["per_day"][shown_day] += count
             # One card counts once, by its latest outcome: an EHR that sends the same override again (another

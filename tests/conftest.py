@@ -105,15 +105,32 @@ def post_hook(client, body: dict, service: str | None = None):
     return client.post(f"/cds-services/{service or SERVICE_FOR_HOOK[body['hook']]}", json=body)
 
 
-def rule_ids(response) -> list[str]:
-    """The rule id of each card, whichever shape the client got (Epic's topic codes are letters and digits)."""
+def _rule_of(code: str) -> str:
+    """A topic code read back as its rule id, whichever shape the client got (Epic's: letters and digits)."""
     from cds_service.cards import topic_code
     from cds_service.rules import RULES
 
+    return {topic_code(r): r for r in [*RULES, "check-failed"]}.get(code, code)
+
+
+def card_ids(response) -> list[str]:
+    """The rule id of each card."""
     assert response.status_code == 200, response.get_json()
-    by_code = {topic_code(r): r for r in [*RULES, "check-failed"]}
-    return [by_code.get(c["source"]["topic"]["code"], c["source"]["topic"]["code"])
-            for c in response.get_json()["cards"]]
+    return [_rule_of(c["source"]["topic"]["code"]) for c in response.get_json()["cards"]]
+
+
+def folded_ids(response) -> dict[str, list[str]]:
+    """Per card that carries them, the rule ids of the findings folded into it as lines."""
+    from cds_service.cards import FOLDED_EXTENSION
+
+    return {_rule_of(c["source"]["topic"]["code"]): [_rule_of(f) for f in c["extension"][FOLDED_EXTENSION]]
+            for c in response.get_json()["cards"] if FOLDED_EXTENSION in c.get("extension", {})}
+
+
+def rule_ids(response) -> list[str]:
+    """Every finding shown: each card's rule id, followed by those of the findings folded into it."""
+    folded = folded_ids(response) if response.status_code == 200 else {}
+    return [r for rule in card_ids(response) for r in [rule, *folded.get(rule, [])]]
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cds_service import create_app
-from cds_service.cards import CardFileError, order_cards
+from cds_service.cards import CardFileError, Shown, order_cards
 from conftest import FIXTURES, ROOT, load_json, post_hook, rule_ids
 
 FENTANYL_NAIVE = "requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json"
@@ -124,9 +124,9 @@ def test_rule_threshold_can_be_changed_by_configuration(config):
 
 
 def test_cap_drops_info_first_and_never_a_critical():
-    cards = [{"indicator": i, "n": n} for n, i in enumerate(["info", "critical", "warning", "info", "critical"])]
-    assert [c["n"] for c in order_cards(cards, 3)] == [1, 4, 2]
-    assert [c["n"] for c in order_cards(cards, 1)] == [1, 4]
+    cards = [Shown({"indicator": i, "n": n}, "r") for n, i in enumerate(["info", "critical", "warning", "info", "critical"])]
+    assert [s.card["n"] for s in order_cards(cards, 3)] == [1, 4, 2]
+    assert [s.card["n"] for s in order_cards(cards, 1)] == [1, 4]
 
 
 def test_bad_environment_setting_stops_the_start(config, monkeypatch):

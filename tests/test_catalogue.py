@@ -88,10 +88,23 @@ def test_dstu2_suggestions_are_written_in_dstu2(client, path):
 
 def test_card_cap_keeps_critical_and_drops_info_first(config):
     body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
-    client = create_app({**config, "MAX_CARDS": 2}).test_client()
+    separate = {**config, "FOLD_INTO_CRITICAL": False}  # one card per finding, as a site may ask
+    client = create_app({**separate, "MAX_CARDS": 2}).test_client()
     assert rule_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive", "high-mme"]
-    client = create_app({**config, "MAX_CARDS": 0}).test_client()
+    client = create_app({**separate, "MAX_CARDS": 0}).test_client()
     assert rule_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive"]
+
+
+def test_lesser_findings_about_a_critical_draft_are_lines_of_its_card(config):
+    body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
+    folded = post_hook(create_app(config).test_client(), body).get_json()["cards"]
+    separate = post_hook(create_app({**config, "FOLD_INTO_CRITICAL": False}).test_client(), body).get_json()["cards"]
+    assert len(folded) == 1 and len(separate) == 5
+    detail = folded[0]["detail"]
+    for card in separate[1:]:  # each lesser card's summary is a line of the critical card, its source cited
+        assert f"- {card['summary']}" in detail
+        assert card["source"]["label"] in detail.rpartition("**Sources:**")[2]
+    assert [s["label"] for s in folded[0]["suggestions"]] == [s["label"] for s in separate[0]["suggestions"]]
 
 
 def test_a_site_can_extend_a_code_list(config):

@@ -171,7 +171,9 @@ def test_every_card_is_well_formed(client):
     response = post_hook(client, load_json(FENTANYL_NAIVE))
     card = response.get_json()["cards"][0]
     assert set(card) == {"uuid", "summary", "indicator", "detail", "source", "suggestions", "selectionBehavior",
-                         "overrideReasons"}
+                         "overrideReasons", "extension"}  # extension: the findings folded into it (its lines)
+    assert card["extension"] == {"pain-medication-safety.folded": [
+        "high-mme", "naloxone-coprescribe", "opioid-bowel-regimen", "opioid-risk-screening"]}
     assert len(card["summary"]) <= 139
     assert card["source"]["url"].startswith("https://")
     assert card["source"]["topic"] == {"system": "urn:pain-medication-safety:rule",

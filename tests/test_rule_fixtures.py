@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cds_service import create_app
-from conftest import FIXTURES, post_hook, rule_ids
+from conftest import FIXTURES, folded_ids, post_hook, rule_ids
 
 SCENARIOS = sorted((FIXTURES / "scenarios").glob("*/*.json"))
 REQUESTS = sorted((FIXTURES / "requests").glob("*/*.json"))
@@ -29,10 +29,20 @@ def _expected(request_path) -> list[str]:
     return scenario.get(f"expect_{hook.replace('-', '_')}", scenario["expect"])
 
 
+def _expected_folded(request_path) -> dict[str, list[str]]:
+    case = request_path.name.split(".")[0]
+    scenario = json.loads((FIXTURES / "scenarios" / request_path.parent.name / f"{case}.json").read_text())
+    return scenario.get("expect_folded", {})
+
+
 @pytest.mark.parametrize("path", REQUESTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_request_gets_exactly_the_expected_cards(client, path):
+    """``expect``: every finding, in card order, a card's folded findings right after it; ``expect_folded``:
+    which findings are lines of a critical card rather than cards of their own."""
     body = json.loads(path.read_text(encoding="utf-8"))
-    assert rule_ids(post_hook(client, body)) == _expected(path)
+    response = post_hook(client, body)
+    assert rule_ids(response) == _expected(path)
+    assert folded_ids(response) == _expected_folded(path)
 
 
 def test_written_requests_match_their_scenarios():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -79,14 +80,23 @@ def call_hook(service_id: str):
                        f"'{body['hook'][:100]}'", "hook")
     g.log_fields["hook"] = service.hook
     clock = current_app.config["CLOCK"]
+    now = clock()
     try:
-        result = current_app.extensions["cds_engine"].evaluate(body, clock().date())
+        result = current_app.extensions["cds_engine"].evaluate(body, now.date(), current_app.extensions["cds_memory"],
+                                                               now.timestamp())
     except HookError as exc:
         raise ApiError(400, "invalid_request", exc.message, exc.field) from None
     except PreconditionFailed as exc:
         raise ApiError(412, "prefetch_unavailable", str(exc)) from None
     shown = [(c["uuid"], rid, c["indicator"]) for c, rid in zip(result.cards, result.rule_ids)]
-    current_app.extensions["cds_store"].record_cards(service.id, shown, clock())
+    # A finding folded into a critical card counts for its rule, as "folded", under an id of its own.
+    shown += [(folded_uuid(c["uuid"], rid), rid, "folded") for c, rules in zip(result.cards, result.folded)
+              for rid in rules]
+    for rule_id in result.suppressed:
+        obs.SUPPRESSED.labels(rule_id).inc()
+    current_app.extensions["cds_store"].record_cards(
+        service.id, shown + [(str(uuid.uuid4()), rid, "suppressed") for rid in result.suppressed], now,
+        result.remembered)
     for _, rule_id, indicator in shown:
         obs.CARDS.labels(rule_id, indicator).inc()
     for key in result.failed:
@@ -97,8 +107,13 @@ def call_hook(service_id: str):
         obs.RULE_ERRORS.labels(rule_id).inc()
     if result.foreign:
         obs.OTHER_PATIENT.inc(result.foreign)
-    g.log_fields.update(rules=result.rule_ids, missing=result.missing)
+    g.log_fields.update(rules=result.rule_ids + [r for rules in result.folded for r in rules], missing=result.missing)
     return jsonify({"cards": result.cards})
+
+
+def folded_uuid(card_uuid: str, rule_id: str) -> str:
+    """The record id of a finding folded into the card ``card_uuid`` (derived, so one card stays one row)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"urn:uuid:{card_uuid}#{rule_id}"))
 
 
 def utc_now() -> datetime:

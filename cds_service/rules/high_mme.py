@@ -9,7 +9,8 @@ rule fires on the known total only, and the card says the total is incomplete.
 RULES-WAVE2.md 4.3 corrects RULES.md: the card is for drafts that *increase* the regimen to >= 50 MME/day
 ("before increasing total opioid dosage to >=50 MME/day ... pause and carefully reassess", CDC 2022 Rec 4/5).
 A renewal of an unchanged or reduced regimen gets none (naloxone-coprescribe covers the patient already at
->= 50). A draft whose own dose cannot be computed may be an increase, so it still counts.
+>= 50). A draft whose own dose cannot be computed may be an increase, so it still counts. ``on_renewal`` (off by default)
+brings back the card for renewals.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def evaluate(facts: Any, params: dict) -> list:
     if total.total < params["reassess_mme"]:
         return []
     draft_unknown = any(line.mme_per_day is None and line.use in facts.drafts for line in total.lines)
-    if not draft_unknown and total.total <= daily_mme(facts.current_opioids).total + 1e-9:
+    if not params["on_renewal"] and not draft_unknown and total.total <= daily_mme(facts.current_opioids).total + 1e-9:
         return []  # the drafts do not raise the total: a renewal or a reduction
     strong = total.total >= params["avoid_mme"]
     first = opioid_drafts[0]

@@ -1,6 +1,7 @@
 """naloxone-coprescribe: an opioid draft with an overdose risk factor (total >= 50 MME/day, a current or
 drafted benzodiazepine, substance use disorder or overdose history) and no naloxone or nalmefene current or
-drafted.
+drafted, nor ordered or dispensed within ``on_hand_lookback_days`` (default 2 years: the CDC opioid CDS IG's look-back
+for a naloxone prescription).
 
 Sources: CDC 2022 Rec 8; seed "Treatment of intractable pain" (naloxone for emergency reversal). Excludable.
 Buprenorphine/naloxone is not naloxone rescue (knowledge.drugs). Reads drafts, current medications, Conditions
@@ -8,6 +9,7 @@ Buprenorphine/naloxone is not naloxone rescue (knowledge.drugs). Reads drafts, c
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from .common import num
@@ -25,6 +27,9 @@ def evaluate(facts: Any, params: dict) -> list:
         return []
     if any(u.has_class("naloxone_rescue") for u in facts.current + facts.drafts):
         return []
+    since = facts.today - timedelta(days=int(params["on_hand_lookback_days"]))
+    if any(u.has_class("naloxone_rescue") and u.start is not None and u.start >= since for u in facts.history):
+        return []  # a kit ordered or dispensed within the look-back is on hand, whatever its days' supply
     risks = []
     total = facts.regimen_mme()
     if total.total >= params["mme_threshold"]:

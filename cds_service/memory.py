@@ -1,0 +1,50 @@
+"""What the prescriber already answered, so that a card is not shown again for nothing.
+
+- A card overridden at ``order-select`` is not shown again at ``order-sign`` (or a repeated ``order-select``)
+  for the same draft and the same finding (same rule, same medications) within ``SESSION_MEMORY_MINUTES``.
+- An override reason a card file marks with ``snooze_days`` (the CDC opioid CDS IG's acknowledgement reasons,
+  "snooze 3 months") silences that rule for that patient for that many days.
+
+Nothing here stores a patient identifier: only HMAC-SHA256 keys of (FHIR server, patient, rule, medications) under
+``MEMORY_SECRET``, each with an expiry. Without a secret nothing is remembered. A store that does not answer
+costs no card: every card is shown (fail open), and the failure is counted.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Memory:
+    def __init__(self, secret: str, store: Any, session_seconds: float):
+        self._secret = secret.encode("utf-8")
+        self.store = store
+        self.session_seconds = session_seconds
+
+    def _key(self, *parts: str) -> str:
+        return hmac.new(self._secret, "\x1f".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    def session_key(self, server: str, patient_id: str, rule_id: str, medications: frozenset[str]) -> str:
+        """The same finding about the same draft(s) for the same patient."""
+        return self._key("session", server, patient_id, rule_id, *sorted(medications))
+
+    def snooze_key(self, server: str, patient_id: str, rule_id: str) -> str:
+        """The rule for the patient, whatever is ordered."""
+        return self._key("snooze", server, patient_id, rule_id)
+
+    def silenced(self, keys: set[str], now: float) -> set[str]:
+        """The keys among ``keys`` that an answer still silences; none if the store cannot say."""
+        if not keys:
+            return set()
+        try:
+            return self.store.live_suppressions(keys, now)
+        except Exception as exc:  # noqa: BLE001  the cards are shown rather than lost
+            from . import observability as obs
+
+            obs.MEMORY_FAILURES.inc()
+            log.warning("could not read what was already answered (%s): every card shown", type(exc).__name__)
+            return set()

@@ -1,0 +1,158 @@
+"""What the prescriber already answered: a card overridden at order-select is not shown again at order-sign for
+the same draft and finding; a snoozing reason silences its rule for the patient for its days; only keyed hashes
+are stored; a store that cannot answer costs no card."""
+from __future__ import annotations
+
+import copy
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from cds_service import create_app
+from cds_service.cards import CardFileError
+from cds_service.config import ConfigError, load_settings
+from conftest import FIXTURE_NOW, ROOT, card_ids, load_json, post_hook
+
+SECRET = "a-test-memory-secret-of-forty-characters"
+CASE = "requests/naloxone-coprescribe/fires-opioid-with-current-alprazolam"
+SIGN = "pain-medication-safety-order-sign"
+
+
+class Clock:
+    def __init__(self):
+        self.now = FIXTURE_NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def remembering(config, clock):
+    app = create_app({**config, "MEMORY_SECRET": SECRET, "CLOCK": clock})
+    yield app
+    app.extensions["cds_store"].close()
+
+
+def _card(response, rule_id):
+    return next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == rule_id)
+
+
+def _override(client, service, card, code=None):
+    item = {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-22T15:01:00Z"}
+    if code:
+        item["overrideReason"] = {"reason": {"code": code, "system": "urn:pain-medication-safety:override-reason"}}
+    answer = client.post(f"/cds-services/{service}/feedback", json={"feedback": [item]})
+    assert answer.status_code == 200, answer.get_json()
+
+
+def test_a_card_overridden_at_select_is_not_repeated_at_sign(remembering):
+    client = remembering.test_client()
+    select = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    assert card_ids(select) == ["naloxone-coprescribe", "opioid-benzodiazepine"]
+    _override(client, "pain-medication-safety-order-select", _card(select, "opioid-benzodiazepine"),
+              "benefit-outweighs-risk")
+    sign = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    assert card_ids(sign) == ["naloxone-coprescribe"]  # the card not answered is still shown
+    figures = remembering.extensions["cds_store"].rule_summary()
+    assert figures["opioid-benzodiazepine"]["suppressed"] == 1
+    assert figures["opioid-benzodiazepine"]["shown"] == 1
+
+
+def test_another_draft_or_a_later_session_gets_the_card_again(remembering, clock):
+    client = remembering.test_client()
+    select = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    _override(client, "pain-medication-safety-order-select", _card(select, "opioid-benzodiazepine"))
+    other = load_json(f"{CASE}.order-sign.r4.json")
+    other["context"]["draftOrders"]["entry"][0]["resource"]["id"] = "a-new-draft"  # another order: another finding
+    assert "opioid-benzodiazepine" in card_ids(post_hook(client, other))
+    clock.now = FIXTURE_NOW + timedelta(hours=13)  # past the session (12 hours)
+    assert "opioid-benzodiazepine" in card_ids(post_hook(client, load_json(f"{CASE}.order-sign.r4.json")))
+
+
+def test_an_accepted_card_or_a_reason_without_snooze_does_not_silence_the_rule(remembering):
+    client = remembering.test_client()
+    sign = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    card = _card(sign, "naloxone-coprescribe")
+    answer = client.post(f"/cds-services/{SIGN}/feedback", json={"feedback": [
+        {"card": card["uuid"], "outcome": "accepted", "outcomeTimestamp": "2026-11-22T15:01:00Z",
+         "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}]}]})
+    assert answer.status_code == 200
+    assert "naloxone-coprescribe" in card_ids(post_hook(client, load_json(f"{CASE}.order-sign.r4.json")))
+
+
+def test_a_snoozing_reason_silences_the_rule_for_the_patient_for_its_days(remembering, clock):
+    client = remembering.test_client()
+    sign = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    _override(client, SIGN, _card(sign, "naloxone-coprescribe"), "patient-declined")  # snooze_days: 90
+    later = load_json(f"{CASE}.order-sign.r4.json")
+    later["context"]["draftOrders"]["entry"][0]["resource"]["id"] = "next-month-renewal"
+    clock.now = FIXTURE_NOW + timedelta(days=30)
+    assert card_ids(post_hook(client, later)) == ["opioid-benzodiazepine"]
+    clock.now = FIXTURE_NOW + timedelta(days=91)
+    assert "naloxone-coprescribe" in card_ids(post_hook(client, later))
+    other_patient = copy.deepcopy(later)  # the snooze is the patient's own
+    other_patient["context"]["patientId"] = "someone-else"
+    other_patient["prefetch"]["patient"]["id"] = "someone-else"
+    clock.now = FIXTURE_NOW + timedelta(days=30)
+    for key in ("medicationRequests", "medicationStatements", "medicationDispenses", "conditions"):
+        for entry in other_patient["prefetch"][key].get("entry", []):
+            if "subject" in entry["resource"]:
+                entry["resource"]["subject"]["reference"] = "Patient/someone-else"
+    for entry in other_patient["context"]["draftOrders"]["entry"]:
+        entry["resource"]["subject"]["reference"] = "Patient/someone-else"
+    assert "naloxone-coprescribe" in card_ids(post_hook(client, other_patient))
+
+
+def test_no_patient_identifier_is_stored(config, clock, tmp_path):
+    app = create_app({**config, "MEMORY_SECRET": SECRET, "CLOCK": clock})
+    client = app.test_client()
+    body = load_json(f"{CASE}.order-select.r4.json")
+    select = post_hook(client, body)
+    _override(client, "pain-medication-safety-order-select", _card(select, "naloxone-coprescribe"), "patient-declined")
+    app.extensions["cds_store"].close()
+    dump = "\n".join(sqlite3.connect(config["DATABASE"]).iterdump())
+    assert body["context"]["patientId"] not in dump
+    assert "suppressions" in dump and "card_memory" in dump  # the keyed hashes are there
+
+
+def test_without_a_secret_nothing_is_remembered(app):
+    client = app.test_client()
+    select = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    _override(client, "pain-medication-safety-order-select", _card(select, "opioid-benzodiazepine"))
+    assert "opioid-benzodiazepine" in card_ids(post_hook(client, load_json(f"{CASE}.order-sign.r4.json")))
+
+
+def test_a_store_that_cannot_answer_costs_no_card(remembering, monkeypatch):
+    client = remembering.test_client()
+    select = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    _override(client, "pain-medication-safety-order-select", _card(select, "opioid-benzodiazepine"))
+
+    def down(*_args):
+        raise OSError("database unavailable")
+
+    monkeypatch.setattr(remembering.extensions["cds_store"], "live_suppressions", down)
+    assert card_ids(post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))) == [
+        "naloxone-coprescribe", "opioid-benzodiazepine"]
+
+
+def test_a_short_secret_is_refused():
+    with pytest.raises(ConfigError, match="CDS_MEMORY_SECRET: at least 32"):
+        load_settings({"MEMORY_SECRET": "short"})
+
+
+def test_a_critical_card_cannot_offer_a_snooze(config, tmp_path):
+    import shutil
+
+    cards = tmp_path / "cards"
+    shutil.copytree(ROOT / "cards", cards)
+    path = cards / "fentanyl-patch-opioid-naive.yaml"
+    path.write_text(path.read_text().replace('    display: "Palliative or end-of-life care"\n',
+                                             '    display: "Palliative or end-of-life care"\n    snooze_days: 90\n'))
+    with pytest.raises(CardFileError, match="critical card's override reason cannot snooze"):
+        create_app({**config, "CARDS_DIR": str(cards)})
