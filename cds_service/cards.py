@@ -55,8 +55,15 @@ class _Fields(dict):
         return "{" + key + "}"
 
 
+_WHOLE_FIELD = re.compile(r"\{(\w+)\}")
+
+
 def _fill(value: Any, fields: dict) -> Any:
+    """Placeholders filled in; a value that is one placeholder of a number stays a number (FHIR's ``frequency``)."""
     if isinstance(value, str):
+        whole = _WHOLE_FIELD.fullmatch(value)
+        if whole and isinstance(fields.get(whole.group(1)), (int, float)) and not isinstance(fields[whole.group(1)], bool):
+            return fields[whole.group(1)]
         return value.format_map(_Fields(fields)) if "{" in value else value
     if isinstance(value, dict):
         return {k: _fill(v, fields) for k, v in value.items()}

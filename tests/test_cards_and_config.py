@@ -54,7 +54,11 @@ def test_firing_cards_name_the_draft_and_stay_short(client, path):
         assert len(card["summary"]) <= 139
         assert "{" not in card["summary"] and "{" not in card["detail"]  # every placeholder was filled
         drafts = body["context"].get("medications") or [e["resource"] for e in body["context"]["draftOrders"]["entry"]]
-        assert any(f"{d['resourceType']}/{d['id']}" in card["detail"] for d in drafts)
+        names = [n for d in drafts for c in [d.get("medicationCodeableConcept") or {}]
+                 for n in [c.get("text"), *(x.get("display") for x in c.get("coding", []))] if n]
+        # The draft by its drug's name, as prescribers read it (a draft sent with a code alone: the table's name).
+        assert any(f"**{n}**" in card["detail"] for n in names) if names else card["detail"].startswith("**")
+        assert not any(f"{d['resourceType']}/{d['id']}" in card["detail"] for d in drafts)  # ids only in suggestions
 
 
 def _fentanyl_create(client, relative):

@@ -96,6 +96,9 @@ def test_every_drug_a_suggestion_orders_is_coded_from_the_product_table(app):
                 rxnorm = [c for c in concept["coding"] if c["system"] == RXNORM]
                 assert rxnorm, f"{rule_id}/{key}"
                 for coding in rxnorm:
+                    if coding["code"] == "{product_rxcui}":  # the drafted product's own code, at another dose
+                        assert coding["display"] == "{product_name}", f"{rule_id}/{key}"
+                        continue
                     assert PRODUCTS.get(coding["code"], "").lower() == coding["display"].lower(), f"{rule_id}/{key}"
                     checked += 1
     assert checked >= 8

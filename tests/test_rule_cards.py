@@ -18,7 +18,7 @@ def test_fentanyl_card_shows_patch_mme_and_why_not_tolerant(client):
     assert card["indicator"] == "critical"
     assert "75 mcg/h" in card["detail"] and "**180 MME/day**" in card["detail"]
     assert "reaches **33%**" in card["detail"]
-    assert "hydrocodone bitartrate 5 MG Oral Tablet (current order since 2026-10-01): 20 mg/day" in card["detail"]
+    assert "hydrocodone bitartrate 5 MG Oral Tablet (current, prescribed from 2026-10-01): 20 mg/day" in card["detail"]
 
 
 def test_fentanyl_card_explains_a_too_short_history(client):
@@ -62,11 +62,14 @@ def test_tramadol_with_an_snri_is_a_warning(client):
 def test_ssri_draft_while_on_tramadol_reports_on_the_ssri(client):
     card = card_for(client, "tramadol-serotonergic/fires-sertraline-draft-while-on-tramadol.order-select.r4.json")
     assert card["summary"] == "Tramadol with an SSRI: risk of serotonin syndrome"
-    assert "MedicationRequest/draft-sertraline" in card["detail"]
+    assert card["detail"].startswith("**sertraline 50 MG Oral Tablet** is being ordered")
+    assert "MedicationRequest/" not in card["detail"]  # the drug by name; ids only in suggestions
+    assert [a["resourceId"] for s in card["suggestions"] for a in s["actions"]] == ["MedicationRequest/draft-sertraline"]
 
 
 def test_recent_maoi_makes_it_critical(client):
     card = card_for(client, "tramadol-serotonergic/fires-critical-phenelzine-stopped-10-days-ago.order-sign.r4.json")
     assert card["indicator"] == "critical"
     assert "MAO inhibitor" in card["summary"]
-    assert "until 2026-11-12" in card["detail"]
+    assert "to 2026-11-12" in card["detail"]
+    assert "contraindicated" in card["detail"]

@@ -91,5 +91,5 @@ def test_an_open_ended_statement_is_current_and_counts(app):
     result = app.extensions["cds_engine"].evaluate(body, TODAY)
     assert result.rule_errors == []
     high = next(c for c, rid in zip(result.cards, result.rule_ids) if rid == "high-mme")
-    assert "oxyCODONE (ROXICODONE) 5 MG immediate release tablet (current statement since 2026-11-01): 30 MME/day" \
+    assert "oxyCODONE (ROXICODONE) 5 MG immediate release tablet (current, patient-reported from 2026-11-01): 30 MME/day" \
         in high["detail"]

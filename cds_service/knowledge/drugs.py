@@ -89,6 +89,14 @@ class Product:
         return "opioid" in self.classes
 
     @property
+    def treats_opioid_use_disorder(self) -> bool:
+        """Buprenorphine as products for opioid use disorder come: sublingual, or with naloxone. (Buccal and
+        transdermal buprenorphine are analgesics.) FDA 2017 asks not to withhold it from a patient on a
+        benzodiazepine."""
+        return "buprenorphine" in self.ingredient_names and (
+            self.form.route == "sublingual" or "naloxone" in self.ingredient_names)
+
+    @property
     def is_er_la_opioid(self) -> bool:
         """ER/LA opioid: extended-release form, an opioid patch, or methadone (RULES.md 2, er-la-opioid-naive)."""
         return self.is_opioid and (self.form.extended_release or self.form.patch or "long_acting_opioid" in self.classes)

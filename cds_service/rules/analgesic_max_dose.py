@@ -11,7 +11,29 @@ from typing import Any
 from .common import num
 
 RULE_ID = "analgesic-max-dose"
-FIELDS = ("draft_name", "draft_ref", "ingredient", "daily_mg", "max_mg", "age_note", "elderly_age")
+FIELDS = ("draft_name", "draft_ref", "ingredient", "daily_mg", "max_mg", "age_note", "elderly_age",
+          "product_rxcui", "product_name", "units_per_dose", "doses_per_day", "new_daily_mg", "unit_word",
+          "unit_code")
+
+
+def at_maximum(draft: Any, ingredient: str, limit: float) -> dict | None:
+    """The drafted product on its own schedule, in whole tablets or capsules, at the most that stays within the
+    maximum; None when that cannot be written with certainty (no RxNorm product code, a liquid or patch, a
+    schedule that is not a whole number of doses a day, or not even one unit fits)."""
+    product, per_day = draft.product, draft.dose.doses_per_day
+    component = next((c for c in product.components if c.ingredient.name == ingredient), None)
+    if (not product.rxcui or component is None or component.per != "unit" or not component.strength_mg
+            or not per_day or per_day != int(per_day) or len(product.components) != 1
+            or product.form.route not in ("oral", "")):
+        return None
+    units = int(limit // (per_day * component.strength_mg) + 1e-9)
+    if units < 1:
+        return None
+    capsule = "capsule" in product.name.lower()
+    return {"product_rxcui": product.rxcui, "product_name": product.name, "units_per_dose": units,
+            "doses_per_day": int(per_day), "new_daily_mg": num(units * per_day * component.strength_mg),
+            "unit_word": ("capsule" if capsule else "tablet") + ("" if units == 1 else "s"),
+            "unit_code": "{cap}" if capsule else "{tbl}"}
 
 
 def evaluate(facts: Any, params: dict) -> list:
@@ -30,9 +52,11 @@ def evaluate(facts: Any, params: dict) -> list:
                 limit, age_note = params["elderly_max_mg_per_day"][name], "elderly"
             if limit is None or dose.mg_per_day is None or dose.mg_per_day <= limit + 1e-9:
                 continue
+            replacement = at_maximum(draft, name, limit)
             findings.append(Finding(RULE_ID, draft, {
                 "draft_name": draft.display, "draft_ref": draft.ref, "ingredient": name,
                 "daily_mg": num(dose.mg_per_day), "max_mg": num(limit), "age_note": age_note,
-                "elderly_age": num(params["elderly_age"])}))
+                "elderly_age": num(params["elderly_age"]), **(replacement or {})},
+                suggestions=("dose-at-maximum",) if replacement else ()))
             break
     return findings

@@ -22,6 +22,20 @@ def _scheduled_mme(current, drafts) -> float:
     return daily_mme(u for u in regimen_with_drafts(current, drafts) if u.is_opioid and u.scheduled).total
 
 
+def _in_units(draft: Any, strength: float, low_mg: float, high_mg: float, factor: float, scheduled_mme: float) -> str:
+    """The range as whole tablets (or capsules) of the drafted strength: never "0.4-0.6 tablets". When no whole
+    number fits, the nearest one and the share of the daily dose it is."""
+    unit = "capsule" if "capsule" in draft.product.name.lower() else "tablet"
+    fits = [n for n in range(1, 9) if low_mg - 1e-9 <= n * strength <= high_mg + 1e-9]
+    if fits:
+        count = str(fits[0]) if len(fits) == 1 else f"{fits[0]}-{fits[-1]}"
+        return f", {count} {unit}{'' if fits[-1] == 1 else 's'} of {num(strength)} mg"
+    n = max(1, round((low_mg + high_mg) / 2 / strength))
+    percent = round(n * strength * factor / scheduled_mme * 100)
+    return (f"; no whole {unit} of {num(strength)} mg falls in this range: {n} {unit}{'' if n == 1 else 's'} "
+            f"({num(n * strength)} mg) is {percent}% of the daily dose")
+
+
 def evaluate(facts: Any, params: dict) -> list:
     from . import Finding
 
@@ -51,11 +65,10 @@ def evaluate(facts: Any, params: dict) -> list:
             continue
         component = next(c for c in draft.product.components if "opioid" in c.ingredient.classes)
         factor = component.ingredient.mme_factor
-        range_mg = f"{num(low / factor)}-{num(high / factor)} mg" if factor else "unknown"
+        range_mg = f"{num(round(low / factor, 1))}-{num(round(high / factor, 1))} mg" if factor else "unknown"
         range_units = ""
         if factor and component.strength_mg and component.per == "unit":
-            range_units = f" ({num(low / factor / component.strength_mg)}-{num(high / factor / component.strength_mg)}" \
-                          f" tablets of {num(component.strength_mg)} mg)"
+            range_units = _in_units(draft, component.strength_mg, low / factor, high / factor, factor, scheduled_mme)
         problem = "both" if too_often and out_of_range else ("often" if too_often else "size")
         findings.append(Finding(RULE_ID, draft, {
             "draft_name": draft.display, "draft_ref": draft.ref, "dose_mme": num(dose_mme),

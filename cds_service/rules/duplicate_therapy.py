@@ -13,7 +13,7 @@ from ..knowledge.exposure import distinct_therapies, replaces
 from .common import medication_item
 
 RULE_ID = "duplicate-therapy"
-FIELDS = ("draft_name", "draft_ref", "group", "partners")
+FIELDS = ("draft_name", "draft_ref", "group", "group_a", "why", "partners")
 
 
 def _in_group(use: Any, classes: list[str]) -> bool:
@@ -37,7 +37,7 @@ def evaluate(facts: Any, params: dict) -> list:
                 continue
             removable = tuple(u for u in [draft, *others] if u.role == "draft")
             findings.append(Finding(RULE_ID, draft, {"draft_name": draft.display, "draft_ref": draft.ref,
-                                                     "group": group},
+                                                     "group": group, "group_a": group, "why": group},
                                     {"partners": [medication_item(u) for u in others]},
                                     suggestions=("remove-draft",), removable=removable,
                                     involved=frozenset({group, draft.ref, *(u.ref for u in others)})))

@@ -14,7 +14,7 @@ from .common import medication_item, num
 
 RULE_ID = "naltrexone-opioid"
 FIELDS = ("summary_pair", "draft_name", "draft_ref", "draft_role", "partners", "dose_band",
-          "naltrexone_mg", "ldn_max")
+          "naltrexone_mg", "ldn_max", "advice")
 
 
 def _naltrexone_mg(use: Any) -> float | None:
@@ -44,8 +44,11 @@ def evaluate(facts: Any, params: dict) -> list:
             continue
         mg = _naltrexone_mg(antagonist) if antagonist is not None else None
         band = "unknown" if mg is None else ("ldn" if mg <= ldn_max else "full")
+        # Switching to low-dose naltrexone is advice for an LDN order only; a patient on naltrexone who is being
+        # prescribed an opioid needs the opposite plan.
+        advice = "opioid_on_naltrexone" if role == "opioid_draft" else ("switch_to_ldn" if band == "ldn" else "stop_first")
         fields = {"summary_pair": role, "draft_role": role, "draft_name": draft.display, "draft_ref": draft.ref,
-                  "dose_band": band, "naltrexone_mg": num(mg), "ldn_max": num(ldn_max)}
+                  "dose_band": band, "naltrexone_mg": num(mg), "ldn_max": num(ldn_max), "advice": advice}
         removable = tuple(u for u in [draft, *partners] if u.role == "draft")
         findings.append(Finding(RULE_ID, draft, fields, {"partners": [medication_item(p) for p in partners]},
                                 suggestions=("remove-draft",), removable=removable,

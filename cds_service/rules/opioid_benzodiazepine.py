@@ -12,7 +12,11 @@ from .common import medication_item
 
 EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
 RULE_ID = "opioid-benzodiazepine"
-FIELDS = ("draft_name", "draft_ref", "partners", "direction")
+FIELDS = ("draft_name", "draft_ref", "partners", "direction", "oud")
+
+
+def _for_oud(use: Any) -> bool:
+    return use.product is not None and use.product.treats_opioid_use_disorder
 
 
 def evaluate(facts: Any, params: dict) -> list:
@@ -29,9 +33,11 @@ def evaluate(facts: Any, params: dict) -> list:
         else:
             continue
         if partners:
-            removable = tuple(u for u in [draft, *partners] if u.role == "draft")
+            # Buprenorphine for opioid use disorder is not offered for removal (FDA 2017: do not withhold it).
+            removable = tuple(u for u in [draft, *partners] if u.role == "draft" and not _for_oud(u))
+            oud = any(_for_oud(u) for u in [draft, *partners])
             findings.append(Finding(RULE_ID, draft, {"draft_name": draft.display, "draft_ref": draft.ref,
-                                                     "direction": direction},
+                                                     "direction": direction, "oud": "moud" if oud else "none"},
                                     {"partners": [medication_item(p) for p in partners]},
                                     suggestions=("remove-draft",), removable=removable,
                                     involved=frozenset({draft.ref, *(p.ref for p in partners)})))

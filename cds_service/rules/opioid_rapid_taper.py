@@ -39,5 +39,5 @@ def evaluate(facts: Any, params: dict) -> list:
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref, "before_mme": num(before),
                                      "after_mme": num(after), "cut_percent": num(round((1 - after / before) * 100)),
                                      "days_on_opioids": days},
-                    suggestions=("remove-draft",), removable=tuple(t for t in triggers if t.role == "draft"),
+                    variant="stop" if after <= 0 else None, suggestions=("remove-draft",), removable=tuple(t for t in triggers if t.role == "draft"),
                     involved=frozenset(t.ref for t in triggers))]
