@@ -348,7 +348,7 @@ def reference() -> str:
            "Example `cds-service.toml`:", "", "```toml",
            'database_url = "postgresql+psycopg://cds:secret@db.internal:5432/cds"',
            'fhir_server_allowlist = ["https://fhir.hospital.example/r4/"]',
-           "workers = 4", "max_cards = 8", 'rules_disabled = ["bowel-regimen"]', "",
+           "workers = 4", "max_cards = 8", 'rules_disabled = ["opioid-bowel-regimen"]', "",
            '[trusted_issuers."https://ehr.hospital.example"]',
            'jwks_url = "https://ehr.hospital.example/.well-known/jwks.json"', "```", ""]
     group = None

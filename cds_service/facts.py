@@ -1,5 +1,5 @@
 """Patient facts: the drafts, current and past medications, conditions and observations, in the shape the
-rules read (RULES.md 1.1), and the questions rules ask of them. Which records are current or history, and
+rules read (docs/clinical-rules.md §1.1), and the questions rules ask of them. Which records are current or history, and
 what their references point to, is read in ``fhir/records.py``; a record that is one of this call's drafts
 is not counted again.
 
@@ -81,7 +81,7 @@ class PatientFacts:
 
     @property
     def serious_illness(self) -> bool:
-        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (RULES.md 1.5), as a Condition, as
+        """Cancer, sickle cell disease, palliative, hospice or end-of-life care (docs/clinical-rules.md §1.5), as a Condition, as
         current care (a hospice referral, a palliative care encounter) or as the indication of a draft being
         ordered (an opioid ordered for G89.3 cancer pain): excludable rules stay silent."""
         if "serious_illness_care" not in self._has_condition:

@@ -4,7 +4,7 @@ Each row is a name as an EHR or a prescriber writes it, with what a pharmacist r
 written order, strengths, route, release, patch; ``?`` where the text cannot tell). A reading of a row is
 *right* when every field the pharmacist knows is read the same, *incomplete* when some are left unknown but none
 is read differently, and *wrong* when any field is read with a value the pharmacist would not give: that last
-share must be zero (RULES.md 5: a wrong number is worse than no number).
+share must be zero (docs/clinical-rules.md §5: a wrong number is worse than no number).
 """
 from __future__ import annotations
 

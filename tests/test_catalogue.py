@@ -1,4 +1,4 @@
-"""The whole catalogue: every rule of RULES.md section 2 is built, has its card file, fixtures that fire and
+"""The whole catalogue: every rule of docs/clinical-rules.md §2 is built, has its card file, fixtures that fire and
 stay silent (the exclusion among them where the rule is excludable), and suggestions an EHR can apply."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cds_service import create_app
 from cds_service.rules import RULES
 from conftest import FIXTURES, ROOT, load_json, post_hook, rule_ids
 
-# The rule ids of RULES.md section 2, in its order.
+# The rule ids of docs/clinical-rules.md §2, in its order.
 CATALOGUE = [
     "fentanyl-patch-opioid-naive", "naltrexone-opioid", "tramadol-serotonergic", "er-la-opioid-naive", "high-mme",
     "naloxone-coprescribe", "opioid-benzodiazepine", "opioid-bowel-regimen", "neuropathic-opioid-not-first-line",

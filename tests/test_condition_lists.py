@@ -1,5 +1,5 @@
-"""Conditions as EHRs code them decide the exclusions and indications (RULES.md 1.5 as corrected by
-RULES-WAVE2.md 4.4): sickle-cell trait is not sickle-cell disease, neoplasm-related pain and SNOMED CT hospice,
+"""Conditions as EHRs code them decide the exclusions and indications (docs/clinical-rules.md §1.5 as corrected by
+docs/clinical-rules.md §4.4): sickle-cell trait is not sickle-cell disease, neoplasm-related pain and SNOMED CT hospice,
 terminal and palliative codes exclude, an ICD-10-CM code outside a list is not overruled by words in its
 display, and a negated word ("without radiculopathy") is not a diagnosis."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Medications as real EHRs send them (RULES.md 5): Epic's names and Medication resources, timing codes, Epic's
+"""Medications as real EHRs send them (docs/clinical-rules.md §5): Epic's names and Medication resources, timing codes, Epic's
 dose extensions, local unit systems, patch rates. Each case is what a pharmacist reads from the record; where a
 value cannot be read with certainty the dose must be incomplete, never a confident wrong number."""
 from __future__ import annotations

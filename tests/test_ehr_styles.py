@@ -4,15 +4,15 @@ The generated fixtures (fhir_fixtures/requests/) all name drugs by RxNorm code a
 do not: Epic sends its own medication names ("HYDROcodone-acetaminophen (NORCO) 5-325 MG per tablet"), a
 Medication resource inside the draft Bundle with local ERX codes beside (or instead of) RxNorm codes, doses in
 ``timing.code`` and dose extensions, and prefetch under keys the site chose; prescribers type lower-case names
-("oxycodone 5 mg tab") or brands ("Norco 5/325", "Duragesic 25") with no code at all (RULES.md section 5). These
+("oxycodone 5 mg tab") or brands ("Norco 5/325", "Duragesic 25") with no code at all (docs/clinical-rules.md §5). These
 requests were written by hand, one clinical story each, and ``expected.json`` holds the cards a pharmacist
-would give for that story, with the reason: the expectation comes from RULES.md / RULES-WAVE2.md, not from
+would give for that story, with the reason: the expectation comes from docs/clinical-rules.md / docs/clinical-rules.md, not from
 running the service, so a difference is a finding about the service.
 
 File names are ``<style>--<rule>--<fires|silent>--<story>.json``: the style (epic, lower, brand), the headline rule
 the story is about, and whether that rule should fire. Every request lists *all* the cards it should get (for
 example a 60 MME/day draft without naloxone also gets naloxone-coprescribe). Card order is compared as sorted
-lists: RULES.md 3 orders cards only by indicator, not within one indicator.
+lists: docs/clinical-rules.md §3 orders cards only by indicator, not within one indicator.
 """
 from __future__ import annotations
 

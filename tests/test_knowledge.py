@@ -1,5 +1,4 @@
-"""Drug identification, daily dose, MME and opioid tolerance, checked against the worked examples of RULES.md
-1.3-1.4 and a pharmacist's arithmetic."""
+"""Drug identification, daily dose, MME and opioid tolerance, checked against the worked examples of docs/clinical-rules.md §1.3-1.4 and a pharmacist's arithmetic."""
 from __future__ import annotations
 
 import csv
@@ -177,7 +176,7 @@ def test_patch_rate_whatever_the_change_interval(code, patches, mcg_per_hour):
     assert dose.for_ingredient("fentanyl").mcg_per_hour == pytest.approx(mcg_per_hour)
 
 
-# -- MME (RULES.md 1.3 worked checks) ----------------------------------------------------------------------------------
+# -- MME (docs/clinical-rules.md §1.3 worked checks) ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("code, name, dosages, mme", [
     ("197696", None, [sig(1, "{patch}", freq=1, period=72, unit="h")], 180),  # fentanyl 75 mcg/h
     ("245134", None, [sig(1, "{patch}", freq=1, period=72, unit="h")], 60),  # fentanyl 25 mcg/h

@@ -204,7 +204,7 @@ def test_daily_dose_of_each_dosage_shape(code, dosages, mg_per_day):
     ([dose_of({"frequency": 2, "period": 1, "periodUnit": "d"}, {"value": "one", "code": "{tbl}"})], "numeric"),
     ([dose_of({"frequency": 2, "period": 1, "periodUnit": []}, {"value": 1, "code": "{tbl}"})], "could not be read"),
     ([], "no dosage"),
-    ([dose_of(None, {"value": 2, "code": "{tbl}"})], "schedule not stated"),  # never a silent once a day (RULES 5)
+    ([dose_of(None, {"value": 2, "code": "{tbl}"})], "schedule not stated"),  # never a silent once a day (clinical-rules §5)
     # A code and a unit text that disagree (1 "mg" or 1 "tablet" of 5 mg?) and a dose with no unit at all
     # ("10" of a 10 mg tablet: ten tablets or 10 mg?) cannot be read with certainty.
     ([dose_of({"frequency": 2, "period": 1, "periodUnit": "d"}, {"value": 1, "code": "mg", "unit": "tablet"})],
@@ -266,7 +266,7 @@ def test_acetaminophen_in_a_combination_is_not_an_opioid_line():
     assert [line.ingredient for line in lines] == ["oxycodone"]
 
 
-# -- FDA tolerance thresholds (RULES.md 1.4) -------------------------------------------------------------------------
+# -- FDA tolerance thresholds (docs/clinical-rules.md §1.4) -------------------------------------------------------------------------
 TOLERANCE_CASES = [
     ("897696", every(6), True),  # hydromorphone 8 mg/day = threshold
     ("897696", every(8), False),  # 6 mg/day

@@ -1,4 +1,4 @@
-"""Reading FHIR medication records leniently (RULES.md 1.1): is a record current, history or ignored, and over
+"""Reading FHIR medication records leniently (docs/clinical-rules.md §1.1): is a record current, history or ignored, and over
 which days; and one resolver for the references inside a record (contained, the draft Bundle, the prefetch).
 
 Current medications: MedicationRequest/MedicationOrder ``active`` or ``on-hold``; MedicationStatement

@@ -1,7 +1,7 @@
 """Hook adapters: each medication hook's context becomes one OrderContext.
 
 - ``order-select``: the drafts named in ``context.selections`` are reported on; the other drafts in
-  ``context.draftOrders`` count as medications ordered alongside (RULES.md 1.1).
+  ``context.draftOrders`` count as medications ordered alongside (docs/clinical-rules.md §1.1).
 - ``order-sign``: every draft in ``context.draftOrders`` is reported on.
 - ``medication-prescribe`` (CDS Hooks 1.0): ``context.medications``, an array of resources or a Bundle.
 

@@ -1,4 +1,4 @@
-"""Daily dose per ingredient from FHIR ``dosageInstruction`` (RULES.md 1.3).
+"""Daily dose per ingredient from FHIR ``dosageInstruction`` (docs/clinical-rules.md §1.3).
 
 Reads R4-shaped Dosage dictionaries (``cds_service.fhir.versions`` turns DSTU2 and STU3 into that shape) and
 never raises on odd data: a dose that cannot be computed is returned with ``complete=False`` and a reason,
@@ -7,7 +7,7 @@ never as zero.
 - Doses per day: ``frequencyMax`` else ``frequency`` over ``period``/``periodUnit``; else the count of
   ``timeOfDay``/``when``; else ``timing.code`` (GTS abbreviations and the text forms EHRs send: "Q6H PRN",
   "EVERY 72 HOURS", "0900 & 1800"). When ``timing.repeat`` and ``timing.code`` both say and disagree, or
-  nothing says, the schedule is unknown and the dose incomplete: never a silent once a day (RULES.md 5).
+  nothing says, the schedule is unknown and the dose incomplete: never a silent once a day (docs/clinical-rules.md §5).
   PRN orders count at their maximum frequency (``frequencyMax``, the shortest interval of "Q4-6H").
 - Dose: ``doseQuantity`` else the high end of ``doseRange``; of several ``doseAndRate`` entries the one typed
   ``ordered``, else the first; else Epic's ``ordered-dose`` then ``admin-amount`` extensions. Units: the UCUM

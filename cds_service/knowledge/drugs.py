@@ -1,6 +1,6 @@
 """What a drug is: ingredients, classes, strengths and form, from RxNorm codes, names or a Medication resource.
 
-Resolution order (RULES.md 1.2 and 5): a product RxCUI in the product table; for a ``Medication`` resource, its
+Resolution order (docs/clinical-rules.md §1.2 and 5): a product RxCUI in the product table; for a ``Medication`` resource, its
 coded ingredients with a strength that makes sense; the names in ``coding.display`` and ``text`` read in any
 style EHRs use (``names.py``); an ingredient RxCUI. A name read with ingredients that contradict the coded
 ingredients loses to the codes. Everything here is pure and cached; the tables are read once.
@@ -98,7 +98,7 @@ class Product:
 
     @property
     def is_er_la_opioid(self) -> bool:
-        """ER/LA opioid: extended-release form, an opioid patch, or methadone (RULES.md 2, er-la-opioid-naive)."""
+        """ER/LA opioid: extended-release form, an opioid patch, or methadone (docs/clinical-rules.md §2, er-la-opioid-naive)."""
         return self.is_opioid and (self.form.extended_release or self.form.patch or "long_acting_opioid" in self.classes)
 
     @property
@@ -111,7 +111,7 @@ def _product_classes(components: Iterable[Component]) -> frozenset[str]:
     classes: set[str] = set()
     for c in comps:
         classes |= c.ingredient.classes
-    # Naloxone or nalmefene alone is a rescue product; inside buprenorphine/naloxone it is not (RULES.md 1.2).
+    # Naloxone or nalmefene alone is a rescue product; inside buprenorphine/naloxone it is not (docs/clinical-rules.md §1.2).
     if comps and all("naloxone" in c.ingredient.classes for c in comps):
         classes.add("naloxone_rescue")
     classes.discard("naloxone")

@@ -1,4 +1,4 @@
-"""Opioid exposure: opioid-tolerant and opioid-naive (RULES.md 1.4), and which current orders a draft replaces.
+"""Opioid exposure: opioid-tolerant and opioid-naive (docs/clinical-rules.md §1.4), and which current orders a draft replaces.
 
 Opioid-tolerant (FDA labelling of transdermal fentanyl and ER/LA opioids): for one week or longer, at least
 60 mg oral morphine/day, 25 mcg/h transdermal fentanyl, 30 mg oral oxycodone/day, 8 mg oral hydromorphone/day,
@@ -58,7 +58,7 @@ def same_order(reference: str | None, ref: str) -> bool:
 
 
 def replaces(draft: MedicationUse, current: MedicationUse) -> bool:
-    """A draft renews or changes ``current`` (RULES.md 1.1): priorPrescription, or same ingredient, route and
+    """A draft renews or changes ``current`` (docs/clinical-rules.md §1.1): priorPrescription, or same ingredient, route and
     release with both scheduled (a PRN breakthrough order never replaces a scheduled one)."""
     if same_order(draft.prior_prescription, current.ref):
         return True
@@ -106,7 +106,7 @@ def _tolerance_lines(use: MedicationUse) -> list[ToleranceLine]:
         return lines
     mme_by_ing = {line.ingredient: line for line in medication_mme(use)}
     # FDA: opioid-tolerant patients are those *taking* the dose. An as-needed order's ceiling says what may be
-    # taken, not what is: it shows no tolerance (the MME total still counts it at its maximum, RULES.md 1.3).
+    # taken, not what is: it shows no tolerance (the MME total still counts it at its maximum, docs/clinical-rules.md §1.3).
     as_needed = bool(use.dose and use.dose.prn and use.resource_type != "MedicationDispense")
     for component in use.product.components:
         ing = component.ingredient

@@ -18,7 +18,7 @@ _DAY_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo
 class MedicationUse:
     """A draft, current or past medication: the drug, its daily dose and when it was taken.
 
-    ``role`` is ``draft`` (being ordered now), ``current`` or ``history`` (RULES.md 1.1). ``end`` is None for an
+    ``role`` is ``draft`` (being ordered now), ``current`` or ``history`` (docs/clinical-rules.md §1.1). ``end`` is None for an
     ongoing therapy. ``ref`` is the relative reference (``MedicationRequest/abc``) used in cards and suggestions.
     ``order`` is the record in R4 shape; the daily dose and the supply are read from it when a rule first asks,
     so the many records of a long list that no rule doses cost nothing.

@@ -1,6 +1,6 @@
 """Read a medication name in any style EHRs and prescribers write it: ingredients, strengths, route, release.
 
-One reader for every style (RULES.md 5): RxNorm normalized names (``acetaminophen 325 MG / oxycodone
+One reader for every style (docs/clinical-rules.md §5): RxNorm normalized names (``acetaminophen 325 MG / oxycodone
 hydrochloride 5 MG Oral Tablet``), Epic's upper-case names (``HYDROCODONE-ACETAMINOPHEN 5-325 MG PO TABS``,
 ``FENTANYL 25 MCG/HR TD PT72``), tall-man names with the brand in parentheses (``HYDROcodone-acetaminophen
 (NORCO) 5-325 MG per tablet``), prescribers' lower-case text (``oxycodone er 20 mg``) and brands alone

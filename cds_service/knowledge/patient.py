@@ -1,4 +1,4 @@
-"""Patient context from Conditions and Observations (RULES.md 1.5): code lists, active status, recent tests.
+"""Patient context from Conditions and Observations (docs/clinical-rules.md §1.5): code lists, active status, recent tests.
 
 Pure functions over plain dictionaries, read leniently (any FHIR version): a Condition's ``code`` is matched
 against the lists in ``data/code_lists.json`` by ICD-10-CM category range or prefix, SNOMED CT code, or text;
@@ -131,7 +131,7 @@ _CARE_STATUS = {"Procedure": {"in-progress", "completed"}, "ServiceRequest": {"a
 
 def in_care_of_list(records: Iterable[Mapping[str, Any]], code_list: "CodeList", today: date) -> bool:
     """A current Procedure, ServiceRequest or Encounter coded in the list (hospice or palliative care recorded
-    as care, not as a diagnosis: RULES-WAVE2.md 4.4). Current means: an active order or referral, an encounter in
+    as care, not as a diagnosis: docs/clinical-rules.md §4.4). Current means: an active order or referral, an encounter in
     progress, or a procedure in progress or completed over a period that has not ended. A completed procedure
     on one day (an admission to hospice years ago) does not count: nothing says the care goes on."""
     for record in records:

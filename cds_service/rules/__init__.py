@@ -20,7 +20,7 @@ from . import (analgesic_max_dose, breakthrough_dose, cipn_agent_evidence, dupli
                opioid_bowel_regimen, opioid_rapid_taper, opioid_risk_screening, pediatric_codeine_tramadol,
                tca_ecg_screening, tramadol_serotonergic)
 
-# In the order of RULES.md section 2.
+# In the order of docs/clinical-rules.md §2.
 RULE_MODULES: tuple[ModuleType, ...] = (
     fentanyl_patch_opioid_naive, naltrexone_opioid, tramadol_serotonergic, er_la_opioid_naive, high_mme,
     naloxone_coprescribe, opioid_benzodiazepine, opioid_bowel_regimen, neuropathic_opioid_not_first_line,

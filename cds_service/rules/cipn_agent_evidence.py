@@ -25,6 +25,5 @@ def evaluate(facts: Any, params: dict) -> list:
             "chemotherapy_induced_neuropathy")
         if cipn and (facts.has_condition("cancer") or facts.has_condition("chemotherapy")):
             findings.append(Finding(RULE_ID, draft, {"draft_name": draft.display, "draft_ref": draft.ref,
-                                                     "ingredient": agent},
-                                    suggestions=("replace-with-duloxetine",), removable=(draft,)))
+                                                     "ingredient": agent}))
     return findings

@@ -1,5 +1,5 @@
 """duplicate-therapy: two drugs of one class at once: two gabapentinoids, two SNRIs/SSRIs, two tricyclics, two
-ER/LA opioids. A draft that renews or changes the current order (RULES.md 1.1) is not a duplicate, and one
+ER/LA opioids. A draft that renews or changes the current order (docs/clinical-rules.md §1.1) is not a duplicate, and one
 therapy recorded as an order, a dispense and a statement counts once.
 
 Source: seed "Opioids for neuropathic pain" (combining first-line agents is across classes, not within).

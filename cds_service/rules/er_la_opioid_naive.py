@@ -11,7 +11,7 @@ from typing import Any
 
 from ..knowledge.exposure import NAIVE_LOOKBACK_DAYS, is_opioid_naive
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "er-la-opioid-naive"
 FIELDS = ("draft_name", "draft_ref", "lookback_days")
 

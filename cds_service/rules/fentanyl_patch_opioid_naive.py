@@ -2,7 +2,7 @@
 
 Sources: seed "Treatment of intractable pain" (fentanyl transdermal only for opioid-tolerant patients,
 pitfall 6); FDA transdermal fentanyl label. Reads: the reported drafts, current medications and every past
-opioid record (for how long opioid therapy has run). Tolerance is RULES.md 1.4, computed from the daily doses
+opioid record (for how long opioid therapy has run). Tolerance is docs/clinical-rules.md §1.4, computed from the daily doses
 of the patient's current opioids (``knowledge.exposure``); a dose that cannot be computed does not count
 towards tolerance, and the card says so.
 """

@@ -6,7 +6,7 @@ the serious-illness exclusion). Reads reported opioid drafts, all drafts, curren
 is never summed (so buprenorphine alone never fires). A dose that cannot be computed is listed as such: the
 rule fires on the known total only, and the card says the total is incomplete.
 
-RULES-WAVE2.md 4.3 corrects RULES.md: the card is for drafts that *increase* the regimen to >= 50 MME/day
+docs/clinical-rules.md §4.3 corrects docs/clinical-rules.md: the card is for drafts that *increase* the regimen to >= 50 MME/day
 ("before increasing total opioid dosage to >=50 MME/day ... pause and carefully reassess", CDC 2022 Rec 4/5).
 A renewal of an unchanged or reduced regimen gets none (naloxone-coprescribe covers the patient already at
 >= 50). A draft whose own dose cannot be computed may be an increase, so it still counts. ``on_renewal`` (off by default)
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..knowledge.exposure import distinct_therapies
 from ..knowledge.mme import daily_mme
 from .common import mme_items, num
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "high-mme"
 FIELDS = ("draft_name", "draft_ref", "total_mme", "threshold", "opioids", "incomplete")
 
@@ -34,7 +35,8 @@ def evaluate(facts: Any, params: dict) -> list:
     if total.total < params["reassess_mme"]:
         return []
     draft_unknown = any(line.mme_per_day is None and line.use in facts.drafts for line in total.lines)
-    if not params["on_renewal"] and not draft_unknown and total.total <= daily_mme(facts.current_opioids).total + 1e-9:
+    before = daily_mme(distinct_therapies(facts.current_opioids)).total  # one therapy recorded twice counts once
+    if not params["on_renewal"] and not draft_unknown and total.total <= before + 1e-9:
         return []  # the drafts do not raise the total: a renewal or a reduction
     strong = total.total >= params["avoid_mme"]
     first = opioid_drafts[0]

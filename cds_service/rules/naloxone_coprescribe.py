@@ -14,7 +14,7 @@ from typing import Any
 
 from .common import num
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "naloxone-coprescribe"
 FIELDS = ("draft_name", "draft_ref", "risks", "name", "total_mme", "threshold")  # the last three per risk item
 

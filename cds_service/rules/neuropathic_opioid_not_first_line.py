@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "neuropathic-opioid-not-first-line"
 FIELDS = ("draft_name", "draft_ref", "tried", "missing_tramadol", "required")
 SUGGESTION_FOR = {"gabapentinoid": ("add-gabapentin", "add-pregabalin"), "snri": ("add-duloxetine",),

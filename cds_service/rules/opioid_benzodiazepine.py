@@ -10,7 +10,7 @@ from typing import Any
 
 from .common import medication_item
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "opioid-benzodiazepine"
 FIELDS = ("draft_name", "draft_ref", "partners", "direction", "oud")
 

@@ -11,7 +11,7 @@ from typing import Any
 from ..knowledge.exposure import is_opioid_naive
 from .common import num
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (RULES.md 1.5)
+EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "opioid-risk-screening"
 FIELDS = ("draft_name", "draft_ref", "days")
 
