@@ -14,7 +14,7 @@ import pytest
 from cds_service import create_app
 from cds_service.cards import RXNORM, RXNORM_OID
 from cds_service.knowledge.drugs import DrugKnowledge
-from conftest import FIXTURES, SERVICE_FOR_HOOK, card_ids, load_json, post_hook, rule_ids
+from conftest import FIXTURES, SERVICE_FOR_HOOK, card_ids, load_json, post_hook
 
 EPIC_FIRING = sorted((FIXTURES / "ehr_styles").glob("epic--*--fires--*.json"))
 FENTANYL = "ehr_styles/epic--fentanyl-patch-opioid-naive--fires--patch-after-knee-replacement.json"
