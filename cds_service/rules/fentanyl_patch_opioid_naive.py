@@ -62,5 +62,7 @@ def evaluate(facts: Any, params: dict) -> list:
         if missing:
             fields["missing"] = missing
         findings.append(Finding(RULE_ID, draft, fields, {"current_opioids": current},
-                                suggestions=("replace-with-oxycodone", "remove-draft"), removable=(draft,)))
+                                # The oral start dose is for a patient on no opioid; otherwise the current opioid is adjusted.
+                                suggestions=("replace-with-oxycodone", "remove-draft") if reason == "no_opioid"
+                                else ("remove-draft",), removable=(draft,)))
     return findings
