@@ -143,14 +143,13 @@ class CardCatalog:
                 raise CardFileError(f"{path.name}: placeholders the rule does not provide: {sorted(unknown)}")
             self.cards[rule_id] = data
         self._override_displays: dict[str, str] = {}
-        self._snooze_days: dict[str, int | None] = {}
+        self._snooze_days: dict[tuple[str, str], int] = {}  # (rule, the card's own reason code) -> days
         for rule_id, spec in self.cards.items():
             for reason in spec.get("override_reasons", []):
                 self._override_displays.setdefault(reason["code"], reason["display"])
                 days = reason.get("snooze_days")
-                if self._snooze_days.setdefault(reason["code"], days) != days:
-                    raise CardFileError(f"{rule_id}.yaml: override reason {reason['code']} snoozes for another "
-                                        "number of days in another card file (one code, one meaning)")
+                if days:
+                    self._snooze_days[(rule_id, reason["code"])] = days
                 if days and self.is_critical(rule_id):
                     raise CardFileError(f"{rule_id}.yaml: a critical card's override reason cannot snooze the rule")
         codes = [topic_code(r) for r in [*self.rule_ids, "check-failed"]]
@@ -158,9 +157,18 @@ class CardCatalog:
         if bad or len(set(codes)) != len(codes):
             raise CardFileError(f"rule ids must give distinct topic codes of letters and digits: {bad or codes}")
 
-    def snooze_days(self, code: str | None) -> int | None:
-        """How many days an override reason silences its rule for the patient (``snooze_days`` in a card file)."""
-        return self._snooze_days.get(code) if code else None
+    def snooze_days(self, rule_id: str | None, code: str | None) -> int | None:
+        """How many days an override reason silences its rule for the patient: only a reason the rule's own card
+        offers with ``snooze_days`` (a reason another card offers snoozes nothing)."""
+        return self._snooze_days.get((rule_id, code)) if rule_id and code else None
+
+    def reason_display(self, rule_id: str, code: str) -> str | None:
+        """The words the rule's own card offers for an override reason code (codes recur across cards)."""
+        return next((r["display"] for r in self.cards.get(rule_id, {}).get("override_reasons", [])
+                     if r["code"] == code), None)
+
+    def can_snooze(self, rule_id: str) -> bool:
+        return any(rule == rule_id for rule, _ in self._snooze_days)
 
     def override_display(self, code: str) -> str | None:
         """The words a card offered for an override reason code (feedback may send the code alone)."""
@@ -234,7 +242,7 @@ class CardCatalog:
             card["links"] = [{"label": link["label"], "url": link["url"], "type": "absolute"} for link in spec["links"]]
         return card
 
-    def fold(self, shown: list[Shown]) -> list[Shown]:
+    def fold(self, shown: list[Shown], draft_refs: set[str] = frozenset()) -> list[Shown]:
         """A draft with a critical card gets one card: the warning and info findings about the same draft become
         short lines of it (summary and source), so that the critical message is not diluted by four others. The
         folded rules are still counted (``Shown.folded``); their suggestions are not carried over (the critical
@@ -244,7 +252,11 @@ class CardCatalog:
         lines: dict[int, list[Shown]] = {}
         for s in shown:
             host = critical.get(s.finding.draft.ref) if s.finding is not None else None
-            if host is None or host is s or s.card["indicator"] == "critical":
+            # A finding that also names another draft (a benzodiazepine drafted beside the patch, a regimen total
+            # with an oxycodone draft) stays a card of its own: it may be the other order that should change.
+            other_drafts = s.finding is not None and bool(
+                (set(s.finding.key()[1]) & set(draft_refs)) - {s.finding.draft.ref})
+            if host is None or host is s or s.card["indicator"] == "critical" or other_drafts:
                 out.append(s)
             else:
                 lines.setdefault(id(host), []).append(s)
@@ -414,8 +426,8 @@ def _drop_repeated_orders(card: dict, offered: set[str]) -> None:
             kept.append(suggestion)
             continue
         rest = [a for a, r in zip(suggestion["actions"], repeated) if not r]
-        if rest and not any(a["type"] == "delete" and len(rest) == 1 and any(
-                a == b for s in kept for b in s["actions"]) for a in rest):
+        same = [s for s in card.get("suggestions", []) if s is not suggestion and s["actions"] == rest]
+        if rest and not same:  # what is left of it, unless the card offers exactly that already
             kept.append({**suggestion, "label": rest[0]["description"] if len(rest) == 1 else suggestion["label"],
                          "actions": rest})
     if kept:

@@ -61,6 +61,10 @@ class Engine:
         With ``memory``, findings an earlier answer silences (at epoch second ``now``) are left out and counted."""
         body = roll_request(body, today)  # the CDC test requests' dates, moved to today
         ctx = order_context(body, self.settings["MAX_DRAFT_ORDERS"])
+        refs = [d.ref for d in ctx.drafts]
+        if len(set(refs)) != len(refs):  # one id, two drafts: a card (or a remembered answer) could name the wrong one
+            twice = next(r for r in refs if refs.count(r) > 1)
+            raise HookError("context.draftOrders", f"two drafts share the id {twice.rpartition('/')[2][:64]!r}")
         reported = [d for d in ctx.reported if d.has_medication]
         if not reported:
             return Result([])  # e.g. the sandbox's draft before a drug is chosen
@@ -94,31 +98,41 @@ class Engine:
                     seen.add(finding.key())
                     findings.append(finding)
         findings = widest(findings)
-        keys: dict[int, tuple[str, str]] = {}
-        suppressed: list[str] = []
-        if memory is not None:
-            server = body.get("fhirServer") if isinstance(body.get("fhirServer"), str) else ""
-            keys = {id(f): (memory.session_key(server, ctx.patient_id, f.rule_id, f.key()[1]),
-                            memory.snooze_key(server, ctx.patient_id, f.rule_id)) for f in findings}
-            silenced = memory.silenced({k for pair in keys.values() for k in pair}, now)
-            suppressed = [f.rule_id for f in findings if silenced & set(keys[id(f)])]
-            findings = [f for f in findings if not silenced & set(keys[id(f)])]
         client = ctx.client if self.settings["CLIENT_PROFILE"] == "auto" else self.settings["CLIENT_PROFILE"]
         render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
                                    self.settings["RULE_INDICATORS"], client)
         shown = [Shown(self.catalog.render(f, render_ctx), f.rule_id, f) for f in findings]
         if self.settings["FOLD_INTO_CRITICAL"]:
-            shown = self.catalog.fold(shown)
+            shown = self.catalog.fold(shown, {d.ref for d in ctx.drafts})
+        suppressed: list[str] = []
+        keys: dict[int, tuple[str, str | None]] = {}
+        if memory is not None:
+            server = body.get("fhirServer") if isinstance(body.get("fhirServer"), str) else ""
+            for s in shown:  # the same finding: the same draft, the same rule saying the same words, one patient
+                snooze = s.card["indicator"] != "critical" and self.catalog.can_snooze(s.rule_id)
+                draft = _as_ordered(s.finding.draft) if s.finding is not None else ""
+                keys[id(s)] = (memory.session_key(server, ctx.patient_id, s.rule_id,
+                                                  draft + "\n" + s.card["summary"] + "\n" + s.card["detail"]),
+                               memory.snooze_key(server, ctx.patient_id, s.rule_id) if snooze else None)
+            silenced = memory.silenced({k for pair in keys.values() for k in pair if k}, now)
+            suppressed = [r for s in shown if silenced & set(keys[id(s)]) for r in (s.rule_id, *s.folded)]
+            shown = [s for s in shown if not silenced & set(keys[id(s)])]
         # A critical check that could not run is shown, not silently lost.
         shown += [Shown(self.catalog.render_failure(rid, render_ctx), "check-failed")
                   for rid in rule_errors if self.catalog.is_critical(rid)]
         kept = order_cards(shown, self.settings["MAX_CARDS"])
-        remembered = [(s.card["uuid"], keys[id(f)][0], keys[id(f)][1] if f is s.finding else None)
-                      for s in kept if s.finding is not None and id(s.finding) in keys
-                      for f in (s.finding, *s.lines)]
+        remembered = [(s.card["uuid"], *keys[id(s)]) for s in kept if id(s) in keys]
         return Result([s.card for s in kept], [s.rule_id for s in kept], record.missing, record.failed,
                       len(facts.unidentified), rule_errors, record.foreign, [s.folded for s in kept], suppressed,
                       remembered)
+
+
+def _as_ordered(draft) -> str:
+    """A draft as the memory of answers tells drafts apart: its id, drug, dose and schedule (the same id with a
+    doubled dose is another order)."""
+    dose = draft.dose
+    how = (dose.dose_value, dose.dose_unit, dose.doses_per_day, dose.prn) if dose is not None else None
+    return f"{draft.ref}|{draft.display}|{how!r}"
 
 
 def widest(findings: list[Finding]) -> list[Finding]:

@@ -1,9 +1,11 @@
 """What the prescriber already answered, so that a card is not shown again for nothing.
 
 - A card overridden at ``order-select`` is not shown again at ``order-sign`` (or a repeated ``order-select``)
-  for the same draft and the same finding (same rule, same medications) within ``SESSION_MEMORY_MINUTES``.
-- An override reason a card file marks with ``snooze_days`` (the CDC opioid CDS IG's acknowledgement reasons,
-  "snooze 3 months") silences that rule for that patient for that many days.
+  for the same finding (same rule, same card text: drugs, doses, totals, partners) within
+  ``SESSION_MEMORY_MINUTES``.
+- An override reason that the card itself offers and marks with ``snooze_days`` (the CDC opioid CDS IG's
+  acknowledgement reasons, "snooze 3 months") silences that rule for that patient for that many days. A
+  critical card never snoozes.
 
 Nothing here stores a patient identifier: only HMAC-SHA256 keys of (FHIR server, patient, rule, medications) under
 ``MEMORY_SECRET``, each with an expiry. Without a secret nothing is remembered. A store that does not answer
@@ -28,9 +30,10 @@ class Memory:
     def _key(self, *parts: str) -> str:
         return hmac.new(self._secret, "\x1f".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
-    def session_key(self, server: str, patient_id: str, rule_id: str, medications: frozenset[str]) -> str:
-        """The same finding about the same draft(s) for the same patient."""
-        return self._key("session", server, patient_id, rule_id, *sorted(medications))
+    def session_key(self, server: str, patient_id: str, rule_id: str, card_text: str) -> str:
+        """The same finding for the same patient: the same draft, the same rule saying the same words (drug,
+        dose, totals, partners, dates). A changed dose or drug under the same draft id is a new finding."""
+        return self._key("session", server, patient_id, rule_id, card_text)
 
     def snooze_key(self, server: str, patient_id: str, rule_id: str) -> str:
         """The rule for the patient, whatever is ordered."""

@@ -296,19 +296,34 @@ class Store:
             return set(conn.execute(select(suppressions.c.key).where(
                 suppressions.c.key.in_(sorted(keys)), suppressions.c.expires_at > now)).scalars())
 
-    def silence(self, answers: list[tuple[str, float | None]], session_seconds: float, now: float) -> int:
-        """For each (card uuid, snooze seconds or None) overridden: silence the card's findings for the session, and
-        its rule for the patient for the snooze. Returns how many keys were silenced (0 for a card not found)."""
+    def silence(self, answers: list[tuple[str, str | None]], snooze_seconds, session_seconds: float,
+                now: float) -> int:
+        """For each (card uuid, override reason code or None) overridden: silence the card's finding for the
+        session, and its rule for the patient for ``snooze_seconds(rule id, code)`` (None: no snooze). Returns how
+        many keys were silenced (0 for a card not found).
+
+        Another worker records its cards up to a second after showing them: a card not found yet is looked for
+        again for ``BATCH_SECONDS`` and a half, so that an override sent at once is not lost."""
         self.flush()  # the cards this process showed have their keys recorded
-        snooze = dict(answers)
+        codes = dict(answers)
+        query = (select(card_memory.c.card_uuid, card_memory.c.session_key, card_memory.c.snooze_key,
+                        cards_shown.c.rule_id)
+                 .select_from(card_memory.outerjoin(cards_shown, cards_shown.c.card_uuid == card_memory.c.card_uuid))
+                 .where(card_memory.c.card_uuid.in_(sorted(codes))))
+        deadline = time.monotonic() + BATCH_SECONDS + 0.5
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all() if codes else []
+            if {r[0] for r in rows} >= set(codes) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         with self.engine.begin() as conn:
-            rows = conn.execute(select(card_memory.c.card_uuid, card_memory.c.session_key, card_memory.c.snooze_key)
-                                .where(card_memory.c.card_uuid.in_(sorted(snooze)))).all() if snooze else []
             until: dict[str, float] = {}
-            for card, session, snooze_key in rows:
+            for card, session, snooze_key, rule_id in rows:
                 until[session] = max(until.get(session, 0), now + session_seconds)
-                if snooze_key and snooze.get(card):
-                    until[snooze_key] = max(until.get(snooze_key, 0), now + snooze[card])
+                seconds = snooze_seconds(rule_id, codes.get(card)) if snooze_key else None
+                if seconds:
+                    until[snooze_key] = max(until.get(snooze_key, 0), now + seconds)
             for key, expires in sorted(until.items()):
                 add = self._insert(suppressions).values(key=key, expires_at=expires)
                 conn.execute(add.on_conflict_do_update(
@@ -337,7 +352,7 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(text("SELECT 1")).scalar() == 1
 
-    def rule_summary(self) -> dict[str, dict]:
+    def rule_summary(self, display_of=None) -> dict[str, dict]:
         """Per rule id: cards shown, feedback by outcome, override rate, top override reasons, shown per day.
         Feedback counts once per card, by the card's latest outcome (and that outcome's reason).
 
@@ -379,8 +394,9 @@ class Store:
                     by_code[rule_id][code or display] += 1
                     names[(rule_id, code or display)] = display or code
         for rule_id, counts in by_code.items():  # grouped by code (one reason, however its display was spelt)
-            for code, count in counts.items():
-                out[rule_id]["reasons"][names[(rule_id, code)]] += count
+            for code, count in counts.items():  # in the words the rule's own card offered, where it did
+                name = (display_of(rule_id, code) if display_of else None) or names[(rule_id, code)]
+                out[rule_id]["reasons"][name] += count
         for entry in out.values():
             answered = entry["accepted"] + entry["overridden"]
             entry["override_rate"] = entry["overridden"] / answered if answered else None

@@ -156,3 +156,49 @@ def test_a_critical_card_cannot_offer_a_snooze(config, tmp_path):
                                              '    display: "Palliative or end-of-life care"\n    snooze_days: 90\n'))
     with pytest.raises(CardFileError, match="critical card's override reason cannot snooze"):
         create_app({**config, "CARDS_DIR": str(cards)})
+
+
+def test_only_the_cards_own_snoozing_reason_snoozes(remembering, clock):
+    """A reason another card offers (the naloxone card's patient-declined) sent for the benzodiazepine card
+    silences that card for the session only, never the rule for 90 days."""
+    client = remembering.test_client()
+    sign = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    _override(client, SIGN, _card(sign, "opioid-benzodiazepine"), "patient-declined")
+    later = load_json(f"{CASE}.order-sign.r4.json")
+    later["context"]["draftOrders"]["entry"][0]["resource"]["id"] = "next-week-renewal"
+    clock.now = FIXTURE_NOW + timedelta(days=7)
+    assert "opioid-benzodiazepine" in card_ids(post_hook(client, later))
+
+
+def test_a_critical_card_never_snoozes(remembering, clock):
+    client = remembering.test_client()
+    body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
+    card = post_hook(client, body).get_json()["cards"][0]
+    assert card["indicator"] == "critical"
+    _override(client, SIGN, card, "patient-declined")
+    body["context"]["draftOrders"]["entry"][0]["resource"]["id"] = "another-patch-order"
+    clock.now = FIXTURE_NOW + timedelta(days=1)
+    assert card_ids(post_hook(client, body)) == ["fentanyl-patch-opioid-naive"]
+
+
+def test_the_same_draft_with_another_dose_is_another_finding(remembering):
+    client = remembering.test_client()
+    select = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    _override(client, "pain-medication-safety-order-select", _card(select, "opioid-benzodiazepine"))
+    sign = load_json(f"{CASE}.order-sign.r4.json")
+    dose = sign["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]
+    dose["doseAndRate"][0]["doseQuantity"]["value"] = 2  # the prescriber doubled the dose between select and sign
+    assert "opioid-benzodiazepine" in card_ids(post_hook(client, sign))
+
+
+def test_governance_shows_a_shared_reason_code_in_the_words_of_the_rules_own_card(app):
+    """benefit-outweighs-risk is offered by the benzodiazepine and the serotonin cards in different words; the
+    committee reads the words the overridden card offered."""
+    client = app.test_client()
+    sign = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    _override(client, SIGN, _card(sign, "opioid-benzodiazepine"), "benefit-outweighs-risk")
+    catalog = app.extensions["cds_engine"].catalog
+    summary = app.extensions["cds_store"].rule_summary(catalog.reason_display)
+    assert list(summary["opioid-benzodiazepine"]["reasons"]) == [
+        catalog.reason_display("opioid-benzodiazepine", "benefit-outweighs-risk")]
+    assert "serotonin" not in next(iter(summary["opioid-benzodiazepine"]["reasons"]))

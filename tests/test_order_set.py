@@ -34,3 +34,32 @@ def test_tramadol_with_two_ssris_is_one_serotonin_card_naming_both(client):
     assert "sertraline" in serotonin["detail"] and "FLUoxetine" in serotonin["detail"]
     removals = [a["resourceId"] for s in serotonin["suggestions"] for a in s["actions"]]
     assert len(removals) == len(set(removals)) == 3  # each draft offered for removal once
+
+
+def _with_alprazolam_draft(body: dict) -> dict:
+    benzo = load_json("requests/opioid-benzodiazepine/fires-oxycodone-tramadol-and-alprazolam-drafted-together"
+                      ".order-sign.r4.json")["context"]["draftOrders"]["entry"][2]["resource"]
+    benzo["subject"] = body["context"]["draftOrders"]["entry"][0]["resource"]["subject"]
+    body["context"]["draftOrders"]["entry"].append({"resource": benzo})
+    return body
+
+
+def test_a_finding_about_another_draft_is_not_folded_into_the_critical_card(client):
+    """A benzodiazepine drafted beside the patch keeps its own card (and its removal), whichever comes first."""
+    for first in (True, False):
+        body = _with_alprazolam_draft(load_json(f"{PATCH}.order-sign.r4.json"))
+        if not first:
+            body["context"]["draftOrders"]["entry"].reverse()
+        response = post_hook(client, body)
+        assert "opioid-benzodiazepine" in card_ids(response), first
+        benzo = next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "opioid-benzodiazepine")
+        assert any("alprazolam" in s["label"].lower() for s in benzo["suggestions"])
+
+
+def test_two_drafts_with_one_id_are_refused(client):
+    body = _with_alprazolam_draft(load_json(f"{PATCH}.order-sign.r4.json"))
+    entries = body["context"]["draftOrders"]["entry"]
+    entries[1]["resource"]["id"] = entries[0]["resource"]["id"]
+    response = post_hook(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "context.draftOrders" and "share the id" in response.get_json()["message"]

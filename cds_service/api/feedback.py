@@ -79,11 +79,15 @@ def _remember(items: list[dict], catalog) -> None:
     answers = []
     for item in overridden:
         reason = item["overrideReason"].get("reason") or {}
-        days = catalog.snooze_days(reason.get("code")) if reason.get("system") in (
-            None, catalog.common["override_reason_system"]) else None
-        answers.append((item["card"], days * 86400.0 if days else None))
+        own = reason.get("system") in (None, catalog.common["override_reason_system"])
+        answers.append((item["card"], reason.get("code") if own else None))
+
+    def snooze_seconds(rule_id: str | None, code: str | None) -> float | None:
+        days = catalog.snooze_days(rule_id, code)
+        return days * 86400.0 if days else None
+
     try:
-        memory.store.silence(answers, memory.session_seconds, current_app.config["CLOCK"]().timestamp())
+        memory.store.silence(answers, snooze_seconds, memory.session_seconds, current_app.config["CLOCK"]().timestamp())
     except SQLAlchemyError as exc:
         obs.MEMORY_FAILURES.inc()
         log.warning("override not remembered: the store failed (%s)", type(exc).__name__)

@@ -92,7 +92,8 @@ def review_page():
     titles = {e.rule_id: e.title for e in gallery}
     today = current_app.config["CLOCK"]().date()
     store = current_app.extensions["cds_store"]
-    window, figures = governance(store.rule_summary(), titles, today, calls=store.hook_call_count())
+    window, figures = governance(store.rule_summary(engine.catalog.reason_display), titles, today,
+                                 calls=store.hook_call_count())
     html = render_template("review.html", gallery=gallery, figures=figures, window=window,
                            markdown=lambda text: Markup(_MARKDOWN.render(text)), action=describe_action,
                            disabled=set(current_app.config["RULES_DISABLED"]))
