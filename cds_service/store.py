@@ -333,6 +333,9 @@ class Store:
                                                                          add.excluded.expires_at)}))
             if until:
                 conn.execute(delete(suppressions).where(suppressions.c.expires_at <= now))
+                # A card's keys serve only an answer that comes within its session (a day at least): then go.
+                kept_from = _utc(datetime.fromtimestamp(now - max(session_seconds, 86400.0), timezone.utc))
+                conn.execute(delete(card_memory).where(card_memory.c.shown_at < kept_from))
         return len(until)
 
     def hook_call_count(self) -> int:

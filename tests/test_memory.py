@@ -202,3 +202,17 @@ def test_governance_shows_a_shared_reason_code_in_the_words_of_the_rules_own_car
     assert list(summary["opioid-benzodiazepine"]["reasons"]) == [
         catalog.reason_display("opioid-benzodiazepine", "benefit-outweighs-risk")]
     assert "serotonin" not in next(iter(summary["opioid-benzodiazepine"]["reasons"]))
+
+
+def test_the_keys_of_old_cards_are_pruned(remembering, clock):
+    client = remembering.test_client()
+    old = post_hook(client, load_json(f"{CASE}.order-select.r4.json"))
+    clock.now = FIXTURE_NOW + timedelta(days=2)
+    new = post_hook(client, load_json(f"{CASE}.order-sign.r4.json"))
+    _override(client, SIGN, _card(new, "opioid-benzodiazepine"))
+    store = remembering.extensions["cds_store"]
+    from cds_service.store import card_memory
+    with store.engine.connect() as conn:
+        kept = {row[0] for row in conn.execute(card_memory.select().with_only_columns(card_memory.c.card_uuid))}
+    assert {c["uuid"] for c in new.get_json()["cards"]} <= kept
+    assert not kept & {c["uuid"] for c in old.get_json()["cards"]}
