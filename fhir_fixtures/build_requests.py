@@ -86,8 +86,9 @@ def to_dstu2(resource: dict) -> dict:
     kind = resource["resourceType"]
     r = resource
     if kind == "MedicationRequest":
-        out = {"resourceType": "MedicationOrder", "id": r["id"], "status": r["status"],
-               "patient": r["subject"], "dateWritten": r["authoredOn"]}
+        out = {"resourceType": "MedicationOrder", "id": r["id"], "status": r["status"], "patient": r["subject"]}
+        if "authoredOn" in r:  # some exports leave the order's date out
+            out["dateWritten"] = r["authoredOn"]
         for key in ("medicationCodeableConcept", "medicationReference"):
             if key in r:
                 out[key] = r[key]

@@ -173,7 +173,11 @@ def is_opioid_naive(exposures: Iterable[MedicationUse], today: date) -> bool:
     """No opioid order, statement or dispense in the 90 days before today, ignoring today's own orders."""
     window_start = today - timedelta(days=NAIVE_LOOKBACK_DAYS)
     for use in exposures:
-        if not use.is_opioid or use.role == "draft" or use.start is None:
+        if not use.is_opioid or use.role == "draft":
+            continue
+        if use.start is None:
+            if use.role == "current":  # a current opioid without a start date is still an opioid taken now
+                return False
             continue
         end = use.end or today
         if use.start < today and end >= window_start:

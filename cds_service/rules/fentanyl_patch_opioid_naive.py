@@ -31,6 +31,8 @@ def evaluate(facts: Any, params: dict) -> list:
         return findings
     if not tolerance.lines:
         reason = "no_opioid"
+    elif tolerance.fraction >= 1.0 and tolerance.days_on_opioids is None:
+        reason = "since_unknown"  # no record says since when: never a confident "0 days"
     elif tolerance.fraction >= 1.0:
         reason = "too_short"
     elif tolerance.unknown:
