@@ -39,6 +39,31 @@ class Memory:
         """The rule for the patient, whatever is ordered."""
         return self._key("snooze", server, patient_id, rule_id)
 
+    def remember(self, items: list[dict], catalog: Any, now: float) -> None:
+        """Feedback items as stored: each overridden card is silenced for the session, and its rule for the
+        patient when the reason is one of the card's own snoozing reasons. A store that fails is counted."""
+        answers = []
+        for item in items:
+            if item["outcome"] != "overridden":
+                continue
+            reason = (item.get("overrideReason") or {}).get("reason") or {}
+            own = reason.get("system") in (None, catalog.common["override_reason_system"])
+            answers.append((item["card"], reason.get("code") if own else None))
+        if not answers:
+            return
+
+        def snooze_seconds(rule_id: str | None, code: str | None) -> float | None:
+            days = catalog.snooze_days(rule_id, code)
+            return days * 86400.0 if days else None
+
+        try:
+            self.store.silence(answers, snooze_seconds, self.session_seconds, now)
+        except Exception as exc:  # noqa: BLE001  the override is lost, never the feedback
+            from . import observability as obs
+
+            obs.MEMORY_FAILURES.inc()
+            log.warning("override not remembered: the store failed (%s)", type(exc).__name__)
+
     def silenced(self, keys: set[str], now: float) -> set[str]:
         """The keys among ``keys`` that an answer still silences; none if the store cannot say."""
         if not keys:

@@ -73,3 +73,32 @@ def test_recent_maoi_makes_it_critical(client):
     assert "MAO inhibitor" in card["summary"]
     assert "to 2026-11-12" in card["detail"]
     assert "contraindicated" in card["detail"]
+
+
+def test_breakthrough_range_is_in_whole_tablets_of_the_drafted_strength(client):
+    """Never "0.4-0.6 tablets": whole tablets in the range, or the nearest one and the share it is."""
+    card = card_for(client, "breakthrough-dose/fires-dose-25-percent-of-scheduled.order-sign.r4.json")
+    text = " ".join(card["detail"].split())
+    assert "**2-3 mg** of this drug; no whole tablet of 5 mg falls in this range: 1 tablet (5 mg) is 25%" in text
+    card = card_for(client, "breakthrough-dose/fires-up-to-eight-doses-a-day.order-sign.r4.json")
+    assert "**8-12 mg** of this drug, 1 tablet of 10 mg." in " ".join(card["detail"].split())
+
+
+def test_max_dose_offers_the_drafted_product_at_the_most_whole_tablets_within_the_maximum(client):
+    card = card_for(client, "analgesic-max-dose/fires-tramadol-400-mg-at-82.order-sign.r4.json")
+    delete, create = card["suggestions"][0]["actions"]
+    assert delete["resourceId"] == "MedicationRequest/draft-tramadol"
+    assert create["resource"]["medicationCodeableConcept"]["coding"][0]["code"] == "835603"  # the drafted product
+    dose = create["resource"]["dosageInstruction"][0]
+    assert dose["timing"]["repeat"]["frequency"] == 4 and dose["doseAndRate"][0]["doseQuantity"]["value"] == 1
+
+
+def test_max_dose_offers_no_dose_it_cannot_write_with_certainty(client):
+    """A schedule that is not a whole number of doses a day (every 5 hours): the card, no suggested dose."""
+    body = load_json("requests/analgesic-max-dose/fires-gabapentin-4800-mg.order-sign.r4.json")
+    timing = body["context"]["draftOrders"]["entry"][0]["resource"]["dosageInstruction"][0]["timing"]
+    timing["repeat"] = {"frequency": 1, "period": 4, "periodUnit": "h"}  # 6 a day: 7,200 mg/day, a whole number
+    assert post_hook(client, body).get_json()["cards"][0].get("suggestions")
+    timing["repeat"] = {"frequency": 1, "period": 5, "periodUnit": "h"}  # 4.8 a day
+    card = post_hook(client, body).get_json()["cards"][0]
+    assert card["source"]["topic"]["code"] == "analgesic-max-dose" and "suggestions" not in card

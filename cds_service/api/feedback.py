@@ -59,7 +59,9 @@ def feedback(service_id: str):
                        "stored; send it again later", headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)}) from None
     for outcome, count in result.stored_outcomes.items():
         obs.FEEDBACK.labels(outcome).inc(count)
-    _remember(accepted, catalog)
+    memory = current_app.extensions.get("cds_memory")
+    if memory is not None:  # stored feedback does not depend on this
+        memory.remember(accepted, catalog, current_app.config["CLOCK"]().timestamp())
     g.log_fields = {"stored": result.stored, "duplicates": result.duplicates, "refused": len(refused)}
     if refused:
         first = refused[0]
@@ -67,30 +69,6 @@ def feedback(service_id: str):
                        f"(the others were stored): {first['field']} {first['message']}", first["field"],
                        extra={"refused": refused, "stored": result.stored, "duplicates": result.duplicates})
     return jsonify({"stored": result.stored, "duplicates": result.duplicates})
-
-
-def _remember(items: list[dict], catalog) -> None:
-    """An overridden card is not shown again this session; a snoozing reason silences its rule for a while
-    (``cds_service.memory``). Stored feedback does not depend on this succeeding."""
-    memory = current_app.extensions.get("cds_memory")
-    overridden = [i for i in items if i["outcome"] == "overridden"]
-    if memory is None or not overridden:
-        return
-    answers = []
-    for item in overridden:
-        reason = item["overrideReason"].get("reason") or {}
-        own = reason.get("system") in (None, catalog.common["override_reason_system"])
-        answers.append((item["card"], reason.get("code") if own else None))
-
-    def snooze_seconds(rule_id: str | None, code: str | None) -> float | None:
-        days = catalog.snooze_days(rule_id, code)
-        return days * 86400.0 if days else None
-
-    try:
-        memory.store.silence(answers, snooze_seconds, memory.session_seconds, current_app.config["CLOCK"]().timestamp())
-    except SQLAlchemyError as exc:
-        obs.MEMORY_FAILURES.inc()
-        log.warning("override not remembered: the store failed (%s)", type(exc).__name__)
 
 
 EPIC_REASON = "com.epic.cdshooks.feedback.overrideReason."

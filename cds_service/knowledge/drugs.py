@@ -91,7 +91,7 @@ class Product:
     @property
     def treats_opioid_use_disorder(self) -> bool:
         """Buprenorphine as products for opioid use disorder come: sublingual, or with naloxone. (Buccal and
-        transdermal buprenorphine are analgesics.) FDA 2017 asks not to withhold it from a patient on a
+        transdermal buprenorphine are analgesics.) CDC 2022 Rec 11: not to be withheld from a patient on a
         benzodiazepine."""
         return "buprenorphine" in self.ingredient_names and (
             self.form.route == "sublingual" or "naloxone" in self.ingredient_names)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import num
+from .common import num, solid_unit
 
 RULE_ID = "analgesic-max-dose"
 FIELDS = ("draft_name", "draft_ref", "ingredient", "daily_mg", "max_mg", "age_note", "elderly_age",
@@ -29,11 +29,10 @@ def at_maximum(draft: Any, ingredient: str, limit: float) -> dict | None:
     units = int(limit // (per_day * component.strength_mg) + 1e-9)
     if units < 1:
         return None
-    capsule = "capsule" in product.name.lower()
+    word, code = solid_unit(product)
     return {"product_rxcui": product.rxcui, "product_name": product.name, "units_per_dose": units,
             "doses_per_day": int(per_day), "new_daily_mg": num(units * per_day * component.strength_mg),
-            "unit_word": ("capsule" if capsule else "tablet") + ("" if units == 1 else "s"),
-            "unit_code": "{cap}" if capsule else "{tbl}"}
+            "unit_word": word + ("" if units == 1 else "s"), "unit_code": code}
 
 
 def evaluate(facts: Any, params: dict) -> list:

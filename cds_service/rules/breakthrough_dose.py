@@ -7,11 +7,12 @@ suggested range is given in the drafted drug's own mg (and tablets where its str
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..knowledge.exposure import regimen_with_drafts, replaces
 from ..knowledge.mme import daily_mme, medication_mme
-from .common import num
+from .common import num, solid_unit
 
 RULE_ID = "breakthrough-dose"
 FIELDS = ("draft_name", "draft_ref", "dose_mme", "dose_percent", "scheduled_mme", "range_mg", "range_units",
@@ -25,8 +26,8 @@ def _scheduled_mme(current, drafts) -> float:
 def _in_units(draft: Any, strength: float, low_mg: float, high_mg: float, factor: float, scheduled_mme: float) -> str:
     """The range as whole tablets (or capsules) of the drafted strength: never "0.4-0.6 tablets". When no whole
     number fits, the nearest one and the share of the daily dose it is."""
-    unit = "capsule" if "capsule" in draft.product.name.lower() else "tablet"
-    fits = [n for n in range(1, 9) if low_mg - 1e-9 <= n * strength <= high_mg + 1e-9]
+    unit = solid_unit(draft.product)[0]
+    fits = list(range(max(1, math.ceil(low_mg / strength - 1e-9)), math.floor(high_mg / strength + 1e-9) + 1))
     if fits:
         count = str(fits[0]) if len(fits) == 1 else f"{fits[0]}-{fits[-1]}"
         return f", {count} {unit}{'' if fits[-1] == 1 else 's'} of {num(strength)} mg"

@@ -32,3 +32,8 @@ def mme_items(lines) -> list[dict]:
         items.append(item)
     return items
 
+
+
+def solid_unit(product) -> tuple[str, str]:
+    """The unit a tablet or capsule product is counted in: its word and UCUM annotation."""
+    return ("capsule", "{cap}") if "capsule" in product.name.lower() else ("tablet", "{tbl}")
