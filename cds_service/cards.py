@@ -19,7 +19,7 @@ import jsonschema
 import yaml
 
 from .fhir.versions import from_r4
-from .rules import Finding
+from .rules.base import Finding
 
 log = logging.getLogger(__name__)
 SUMMARY_MAX = 139

@@ -116,9 +116,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_MEMORY_MINUTES", 720, "How long an overridden card stays silent for the same draft and "
             "finding (an ordering session: order-select, then order-sign).", "Rules and cards", minimum=1),
     Setting("RULES_DISABLED", [], "Rule ids switched off.", "Rules and cards"),
+    Setting("RULES_ENABLED", [], "Rule ids switched on that are off by default because a source they depend on "
+            "is not yet verified (the card review page says which and why).", "Rules and cards"),
     Setting("RULE_INDICATORS", {}, "Indicator per rule id (`info`, `warning`, `critical`).", "Rules and cards"),
-    Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names and sources in `cds_service/rules/"
-            "params.json`).", "Rules and cards"),
+    Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names, defaults and sources: each rule's "
+            "declaration in `cds_service/rules/<rule>.py`, listed on the card review page).", "Rules and cards"),
     Setting("CODE_LISTS_EXTRA", {}, "Additions to the condition code lists, e.g. "
             "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
     Setting("CARDS_DIR", str(bundled("card_files", "cards")),
@@ -282,9 +284,10 @@ def check_rule_settings(settings: Mapping[str, Any]) -> None:
     from .knowledge.patient import code_lists
     from .rules import DEFAULT_PARAMS, RULES
 
-    for rule_id in settings["RULES_DISABLED"]:
-        if rule_id not in RULES:
-            raise _unknown(rule_id, RULES, "RULES_DISABLED", "rule id")
+    for setting in ("RULES_DISABLED", "RULES_ENABLED"):
+        for rule_id in settings[setting]:
+            if rule_id not in RULES:
+                raise _unknown(rule_id, RULES, setting, "rule id")
     for rule_id, indicator in settings["RULE_INDICATORS"].items():
         if rule_id not in RULES:
             raise _unknown(rule_id, RULES, "RULE_INDICATORS", "rule id")
@@ -294,7 +297,7 @@ def check_rule_settings(settings: Mapping[str, Any]) -> None:
     for rule_id, params in settings["RULE_PARAMS"].items():
         if rule_id not in RULES:
             raise _unknown(rule_id, RULES, "RULE_PARAMS", "rule id")
-        defaults = DEFAULT_PARAMS.get(rule_id, {})
+        defaults = DEFAULT_PARAMS[rule_id]
         if not isinstance(params, dict):
             raise ConfigError(f"CDS_RULE_PARAMS[{rule_id!r}]: expected a mapping of parameter names to values")
         for name, value in params.items():

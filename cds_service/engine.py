@@ -22,7 +22,7 @@ from .hooks.cdc_suite import prefetch_of, roll_request
 from .knowledge.drugs import DrugKnowledge
 from .knowledge.lenient import reference_parts
 from .memory import Memory
-from .rules import DEFAULT_PARAMS, RULES, Finding
+from .rules import DEFAULT_PARAMS, RULES, Finding, Rule
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ class Engine:
         self.settings = settings
         self.knowledge = knowledge or DrugKnowledge.load()
         self.facts = FactBuilder(self.knowledge, settings["CODE_LISTS_EXTRA"])
-        self.rules = {rid: m for rid, m in RULES.items() if rid not in settings["RULES_DISABLED"]}
-        self.params = {rid: {**DEFAULT_PARAMS.get(rid, {}), **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
-        self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: m.FIELDS for rid, m in RULES.items()})
+        self.rules = enabled_rules(settings)
+        self.params = {rid: {**DEFAULT_PARAMS[rid], **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
+        self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: r.fields for rid, r in RULES.items()})
         self.client_factory = client_factory
         # Import and build the strict draft model now (about 0.2 s), not in the first prescriber's call, and
         # before gunicorn forks so that every worker shares it.
@@ -82,9 +82,14 @@ class Engine:
         findings: list[Finding] = []
         rule_errors: list[str] = []
         seen: set = set()
-        for rule_id, module in self.rules.items():
+        missing = set(record.missing) | set(record.failed)
+        for rule_id, rule in self.rules.items():
+            if rule.exclusion is not None and facts.excluded(rule.exclusion):
+                continue
+            if rule.prefetch_keys & missing:  # the rule runs with less; which facts, never which patient
+                log.info("rule %s ran without %s", rule_id, ", ".join(sorted(rule.prefetch_keys & missing)))
             try:
-                produced = module.evaluate(facts, self.params[rule_id])
+                produced = rule.evaluate(facts, self.params[rule_id])
             except RecursionError:  # input nested too deeply: refuse the call (400) rather than drop a card
                 raise
             except Exception as exc:  # a defect in one rule must not take the other rules' cards away
@@ -97,6 +102,8 @@ class Engine:
                 if finding.key() not in seen:
                     seen.add(finding.key())
                     findings.append(finding)
+        for rule_id, what in facts.unknowns:
+            log.info("rule %s: %s", rule_id, what)
         findings = widest(findings)
         client = ctx.client if self.settings["CLIENT_PROFILE"] == "auto" else self.settings["CLIENT_PROFILE"]
         render_ctx = RenderContext(ctx.patient_id, today.isoformat(), ctx.fhir_version,
@@ -125,6 +132,12 @@ class Engine:
         return Result([s.card for s in kept], [s.rule_id for s in kept], record.missing, record.failed,
                       len(facts.unidentified), rule_errors, record.foreign, [s.folded for s in kept], suppressed,
                       remembered)
+
+
+def enabled_rules(settings: dict) -> dict[str, Rule]:
+    """The rules that run: on by default unless disabled, off by default (waiting for a source) unless enabled."""
+    return {rid: rule for rid, rule in RULES.items()
+            if rid not in settings["RULES_DISABLED"] and (rule.enabled_by_default or rid in settings["RULES_ENABLED"])}
 
 
 def _as_ordered(draft) -> str:

@@ -23,6 +23,9 @@ from .knowledge.names import names_a_patch
 from .knowledge.patient import (CodeList, age_on, code_lists, condition_is_active, in_care_of_list,
                                 latest_documented)
 from .knowledge.lenient import items, parse_date
+from .knowledge.observations import (Measurement, Phenotype, Pregnancy, RenalFunction, cyp2d6_phenotype,
+                                     latest_qtc, renal_function)
+from .knowledge.observations import pregnancy as pregnancy_of
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class PatientFacts:
     lists: dict[str, CodeList] = field(default_factory=code_lists)
     stops: list[MedicationUse] = field(default_factory=list)  # drafts that discontinue an order (status stopped)
     care: list[dict] = field(default_factory=list)  # ServiceRequests and Encounters (hospice, palliative care)
+    unknowns: list[tuple[str, str]] = field(default_factory=list)  # (rule id, what it could not know): logged
+    other_drafts_orders: list[dict] = field(default_factory=list)  # drafts that are not medications (ServiceRequest)
     _regimen_mme: Any = field(default=None, repr=False)
     _has_condition: dict = field(default_factory=dict, repr=False)  # several rules ask the same question
 
@@ -91,6 +96,26 @@ class PatientFacts:
                 code_list.matches_concept(r) for d in self.drafts for r in d.reasons)
         return self.has_condition("serious_illness") or self._has_condition["serious_illness_care"]
 
+    def excluded(self, exclusion: str) -> bool:
+        """The patient is in an exclusion the engine applies before a rule runs (rules/base.py EXCLUSIONS)."""
+        if exclusion == "serious_illness":
+            return self.serious_illness
+        return self._in_list_or_care("end_of_life")
+
+    def _in_list_or_care(self, list_name: str) -> bool:
+        key = (list_name, "care")
+        if key not in self._has_condition:
+            code_list = self.lists[list_name]
+            self._has_condition[key] = self.has_condition(list_name) or in_care_of_list(
+                self.procedures + self.care, code_list, self.today) or any(
+                code_list.matches_concept(r) for d in self.drafts for r in d.reasons)
+        return self._has_condition[key]
+
+    def unknown(self, rule_id: str, what: str) -> None:
+        """A rule could not know ``what`` (e.g. "renal function: no creatinine or eGFR in 365 days") and ran
+        with less; the engine logs it. ``what`` names a kind of fact, never a value of this patient."""
+        self.unknowns.append((rule_id, what))
+
     def documented(self, group: str, within_days: int) -> dict | None:
         """The latest Observation or Procedure of ``group`` ("ecg", "opioid_risk_screening") within the window."""
         return latest_documented(self.observations + self.procedures, group, self.today, within_days)
@@ -110,6 +135,38 @@ class PatientFacts:
     @property
     def birth_date(self) -> date | None:
         return parse_date((self.patient or {}).get("birthDate"))
+
+    # -- second-wave measurements (docs/clinical-rules.md §4.1; knowledge/observations.py) --------------------
+    def renal(self, within_days: int) -> RenalFunction:
+        """Creatinine clearance from the newest creatinine (Cockcroft-Gault) or eGFR within the window."""
+        key = ("renal", within_days)
+        if key not in self._has_condition:
+            self._has_condition[key] = renal_function(self.patient, self.observations, self.today, within_days,
+                                                      self.age)
+        return self._has_condition[key]
+
+    def qtc(self, within_days: int) -> Measurement | None:
+        return latest_qtc(self.observations, self.today, within_days)
+
+    @cached_property
+    def cyp2d6(self) -> Phenotype | None:
+        return cyp2d6_phenotype(self.observations)
+
+    @cached_property
+    def pregnancy(self) -> Pregnancy:
+        return pregnancy_of(self.conditions, self.observations, self.today, self.lists["pregnancy"],
+                         lambda c: condition_is_active(c, self.today))
+
+    def condition_since(self, list_name: str, since: date) -> dict | None:
+        """An active Condition of the list recorded (or with onset) on or after ``since``."""
+        code_list = self.lists[list_name]
+        for c in self.conditions:
+            when = parse_date(c.get("recordedDate")) or parse_date(c.get("onsetDateTime")) or parse_date(
+                c.get("dateRecorded"))
+            if when is not None and since <= when <= self.today and code_list.matches_concept(c.get("code")) \
+                    and condition_is_active(c, self.today):
+                return c
+        return None
 
 
 class FactBuilder:
@@ -201,4 +258,5 @@ class FactBuilder:
         return PatientFacts(today, patient, drafts, reported, current, history,
                             record.of_type("Condition"), record.of_type("Observation"),
                             list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops,
-                            record.of_type("ServiceRequest", "Encounter"))
+                            record.of_type("ServiceRequest", "Encounter"),
+                            other_drafts_orders=[r for r in ctx.other_resources if r.get("resourceType") != "Medication"])

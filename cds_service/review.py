@@ -8,24 +8,25 @@ figures from the store (``governance``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from .cards import topic_code
 from .config import bundled
 from .rules import RULES
+from .rules.base import EXCLUSIONS
 
 REVIEW_DATE = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)  # the fixtures' date
 FIXTURES = bundled("examples", "fhir_fixtures")
-PARAM_SOURCES = json.loads((Path(__file__).parent / "rules" / "params.json").read_text(encoding="utf-8"))
 
 
 @dataclass
 class Example:
     rule_id: str
     title: str
-    excludable: bool
+    exclusion: str | None  # what the engine excludes before the rule runs (rules/base.py EXCLUSIONS)
+    unverified: list[str] = field(default_factory=list)  # what is off until a source confirms it
     description: str = ""
     scenario: str = ""  # path under the project, for the Markdown document
     card: dict | None = None  # None: the rule is switched off, or the fixtures are not installed
@@ -39,8 +40,8 @@ class Example:
 def examples(engine, fixtures: Path = FIXTURES) -> list[Example]:
     """One rendered card per rule, from the R4 order-sign request of its first firing scenario."""
     out = []
-    for rule_id, module in RULES.items():
-        example = Example(rule_id, engine.catalog.card_texts(rule_id)["title"], getattr(module, "EXCLUDABLE", False))
+    for rule_id, rule in RULES.items():
+        example = Example(rule_id, engine.catalog.card_texts(rule_id)["title"], rule.exclusion, unverified(rule))
         scenarios = sorted((fixtures / "scenarios" / rule_id).glob("fires-*.json"))
         if scenarios:
             scenario = json.loads(scenarios[0].read_text(encoding="utf-8"))
@@ -52,6 +53,12 @@ def examples(engine, fixtures: Path = FIXTURES) -> list[Example]:
             example.card = next((c for c in cards if c["source"]["topic"]["code"] == rule_id), None)
         out.append(example)
     return out
+
+
+def unverified(rule) -> list[str]:
+    """What of a rule is off by default until a source confirms it: the whole rule, or some parameters."""
+    out = [f"the rule is off by default (switch on with `RULES_ENABLED`): {rule.unverified}"] if rule.unverified else []
+    return out + [f"`{p.name}` = {json.dumps(p.default)}: {p.unverified}" for p in rule.params if p.unverified]
 
 
 def _quote(text: str) -> str:
@@ -75,7 +82,7 @@ def render_review(engine, fixtures: Path = FIXTURES) -> str:
         card = example.card
         out += [f"## `{example.rule_id}`: {card['source']['topic']['display']}", "",
                 f"*Example:* {example.description} (`{example.scenario}`)", "",
-                f"*Excludable* (serious illness): {'yes' if example.excludable else 'no'}", "",
+                f"*Excluded before it runs:* {EXCLUSIONS[example.exclusion] if example.exclusion else 'no one'}", "",
                 f"*Topic code:* `{example.rule_id}` (for Epic: `{example.epic_code}`)", "",
                 _quote(f"**[{card['indicator'].upper()}] {card['summary']}**\n\n{card['detail']}"), ""]
         if card.get("suggestions"):
@@ -89,11 +96,13 @@ def render_review(engine, fixtures: Path = FIXTURES) -> str:
         out.append(f"Source: [{source['label']}]({source['url']})" if source.get("url") else f"Source: {source['label']}")
         for link in card.get("links", []):
             out.append(f"\nLink: [{link['label']}]({link['url']})")
-        rule_params = PARAM_SOURCES.get(example.rule_id, {})
+        rule_params = RULES[example.rule_id].params
         if rule_params:
             out.append("")
-            out.append("Parameters: " + "; ".join(f"`{k}` = {json.dumps(v['value'])} ({v['source']})"
-                                                for k, v in rule_params.items()))
+            out.append("Parameters: " + "; ".join(f"`{p.name}` = {json.dumps(p.default)} ({p.source})"
+                                                for p in rule_params))
+        if example.unverified:
+            out += ["", "**Not yet verified** (off by default): " + "; ".join(example.unverified)]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -39,6 +39,7 @@ PREFETCH_KEYS = {
     "conditions": "Condition",
     "observations": "Observation",
     "screenings": "Observation",
+    "labs": "Observation",
     "procedures": "Procedure",
     "serviceRequests": "ServiceRequest",
     "encounters": "Encounter",

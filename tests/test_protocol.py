@@ -28,7 +28,7 @@ def test_discovery_lists_one_service_per_medication_hook(client):
     for service in services:
         assert service["id"] and service["title"] and service["description"]
         expected = {"patient", "medicationRequests", "medicationStatements", "medicationDispenses", "conditions",
-                    "observations", "screenings", "procedures", "serviceRequests", "encounters"}
+                    "observations", "screenings", "labs", "procedures", "serviceRequests", "encounters"}
         if service["hook"] == "medication-prescribe":
             expected.remove("serviceRequests")  # DSTU2 has no ServiceRequest
         assert set(service["prefetch"]) == expected
@@ -249,7 +249,7 @@ def test_no_prefetch_fetches_from_an_allow_listed_server_and_fires(client):
     with responses.RequestsMock() as mock:
         _mock_r4(mock, EMPTY_SEARCH)
         assert FENTANYL in rule_ids(post_hook(client, body))
-        assert len(mock.calls) == 10  # every prefetch key, concurrently
+        assert len(mock.calls) == 11  # every prefetch key, concurrently
 
 
 def test_no_prefetch_fetched_history_can_silence_the_rule(client):

@@ -93,3 +93,66 @@ def test_an_open_ended_statement_is_current_and_counts(app):
     high = next(c for c, rid in zip(result.cards, result.rule_ids) if rid == "high-mme")
     assert "oxyCODONE (ROXICODONE) 5 MG immediate release tablet (current, patient-reported from 2026-11-01): 30 MME/day" \
         in high["detail"]
+
+
+# -- the measurements the second-wave rules read: labs, QTc, genomics, pregnancy, kidney disease -------------
+_MEASURED = [("2160-0", "mg/dL"), ("14682-9", "umol/L"), ("98979-8", "mL/min/{1.73_m2}"), ("29463-7", "kg"),
+             ("8636-3", "ms"), ("11884-4", "wk"), ("82810-3", None), ("19295-5", None)]
+_DRAFTS = ["gabapentin 600 MG Oral Tablet", "traMADol (ULTRAM) 50 MG tablet", "codeine sulfate 30 MG Oral Tablet",
+           "methadone hydrochloride 10 MG Oral Tablet", "fentanyl 0.1 MG Buccal Tablet", "ibuprofen 600 MG Oral Tablet",
+           "24 HR morphine sulfate 30 MG Extended Release Oral Capsule"]
+codes = st.sampled_from(["LA10315-2", "LA9657-3", "therapeutic-implication", "predicted-therapeutic-implication",
+                         "53040-2", "51963-7", "HGNC:2625", "77386006", "Z3A.24", "Z3A.99", "N18.6", "F11.20", "G47.33"])
+
+
+def _measurement(data, loinc: str, unit: str | None) -> dict:
+    obs = {"resourceType": "Observation", "id": f"obs-{loinc}", "status": data.draw(st.sampled_from(
+        ["final", "amended", "preliminary", "entered-in-error", "unknown", None, 5])),
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        "code": {"coding": [{"system": "http://loinc.org", "code": loinc}]},
+        "effectiveDateTime": data.draw(dates | weird)}
+    if unit is not None:
+        obs["valueQuantity"] = {"value": data.draw(values), "unit": data.draw(st.sampled_from([unit, "", "%", None, 3])),
+                                "code": unit, "comparator": data.draw(st.sampled_from([None, "<", ">="]))}
+    else:
+        obs["valueCodeableConcept"] = {"coding": [{"system": "http://snomed.info/sct", "code": data.draw(codes)}]}
+        obs["valueString"] = data.draw(st.sampled_from(["POS", "neg", "", None, 7]))
+    if data.draw(st.booleans()):
+        obs["component"] = [{"code": {"coding": [{"system": data.draw(st.sampled_from(
+            ["http://loinc.org", "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs"])),
+            "code": data.draw(codes)}]}, "valueCodeableConcept": {"coding": [{"system": "http://loinc.org",
+                                                                             "code": data.draw(codes)}]},
+            "valueQuantity": data.draw(weird)} for _ in range(data.draw(st.integers(0, 3)))]
+    if data.draw(st.booleans()):
+        obs["derivedFrom"] = data.draw(st.sampled_from([[{"reference": "Observation/obs-2160-0"}], [{}], "x", [5]]))
+    return obs
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_rule_raises_on_extreme_measurements_and_conditions(app, data):
+    body = copy.deepcopy(BASE)
+    drafts = data.draw(st.lists(st.sampled_from(_DRAFTS), min_size=1, max_size=3, unique=True))
+    body["context"]["draftOrders"]["entry"] = [{"resource": {
+        "resourceType": "MedicationRequest", "id": f"draft-{i}", "status": "draft", "intent": "order",
+        "subject": {"reference": f"Patient/{PATIENT}"}, "medicationCodeableConcept": {"text": name},
+        "authoredOn": "2026-11-22", "dosageInstruction": [{"timing": {"repeat": {
+            "frequency": data.draw(st.integers(1, 6)), "period": 1, "periodUnit": "d"}},
+            "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}]}],
+        "dispenseRequest": {"expectedSupplyDuration": {"value": data.draw(numbers), "code": "d"}}}}
+        for i, name in enumerate(drafts)]
+    body["context"].pop("selections", None)
+    observations = [_measurement(data, loinc, unit) for loinc, unit in _MEASURED if data.draw(st.booleans())]
+    conditions = [{"resourceType": "Condition", "id": f"c-{i}", "subject": {"reference": f"Patient/{PATIENT}"},
+                   "code": {"coding": [{"system": data.draw(st.sampled_from(
+                       ["http://hl7.org/fhir/sid/icd-10-cm", "http://snomed.info/sct"])), "code": data.draw(codes)}],
+                       "text": data.draw(st.sampled_from(["Delirium", "History of falls", "COPD", "", None]))},
+                   "recordedDate": data.draw(dates | weird), "clinicalStatus": data.draw(weird)}
+                  for i in range(data.draw(st.integers(0, 3)))]
+    for key, resources in (("labs", observations), ("observations", observations[::-1]), ("conditions", conditions)):
+        body["prefetch"][key] = {"resourceType": "Bundle", "type": "searchset",
+                                 "entry": [{"resource": r} for r in resources]}
+    body["prefetch"]["patient"]["birthDate"] = data.draw(dates)
+    body["prefetch"]["patient"]["gender"] = data.draw(st.sampled_from(["female", "male", "other", None, 3]))
+    result = app.extensions["cds_engine"].evaluate(body, TODAY)
+    assert result.rule_errors == [], (drafts, observations, conditions)

@@ -96,7 +96,7 @@ def review_page():
                                  calls=store.hook_call_count())
     html = render_template("review.html", gallery=gallery, figures=figures, window=window,
                            markdown=lambda text: Markup(_MARKDOWN.render(text)), action=describe_action,
-                           disabled=set(current_app.config["RULES_DISABLED"]))
+                           disabled={e.rule_id for e in gallery} - set(engine.rules))
     response = Response(html, content_type="text/html; charset=utf-8")
     response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
                                                    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")

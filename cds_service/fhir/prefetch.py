@@ -36,8 +36,10 @@ KEY_TYPES = {key: tuple(spec["types"]) for key, spec in PREFETCH.items()}
 
 
 def _observation_code_param() -> str:
+    from ..knowledge.observations import group_codes
+
     return ",".join(f"{group['system']}|{code}" for name, group in _OBSERVATION_CODES.items()
-                    if not name.startswith("_") for code in group["codes"])
+                    if not name.startswith("_") and group["system"] for code in sorted(group_codes(name)))
 
 
 def prefetch_templates(dstu2: bool = False) -> dict[str, str]:

@@ -105,6 +105,30 @@ class Product:
     def is_fentanyl_patch(self) -> bool:
         return self.form.patch and "fentanyl" in self.ingredient_names
 
+    @property
+    def is_tirf(self) -> bool:
+        """Transmucosal immediate-release fentanyl (docs/clinical-rules.md §4.1.6: lozenge, buccal tablet or film,
+        sublingual tablet, nasal or mucosal spray; the CDC OMTK dose forms). Buprenorphine shares these forms,
+        so only fentanyl counts."""
+        return ("fentanyl" in self.ingredient_names and not self.form.patch
+                and self.form.route in ("buccal", "sublingual", "nasal"))
+
+    @property
+    def is_moud(self) -> bool:
+        """A medication for opioid use disorder (docs/clinical-rules.md §4.2 oud-moud-offer): buprenorphine as
+        it is given for OUD (sublingual, with naloxone, or an extended-release injection such as Sublocade),
+        methadone, or extended-release injectable naltrexone. Transdermal and buccal buprenorphine and Buprenex
+        injection are analgesics (the CDC value set counts them; the project does not)."""
+        names = self.ingredient_names
+        lowered = self.name.lower()
+        if "buprenorphine" in names:
+            return self.treats_opioid_use_disorder or (
+                self.form.route == "injection" and ("extended" in lowered or "sublocade" in lowered
+                                                    or "brixadi" in lowered))
+        if "methadone" in names:
+            return True
+        return names == ("naltrexone",) and self.form.route == "injection"
+
 
 def _product_classes(components: Iterable[Component]) -> frozenset[str]:
     comps = tuple(components)

@@ -131,7 +131,12 @@ def _form(text: str, brand_flags: dict | None, per_hour: bool):
     form_routes = {f["route"] for f in forms if f.get("route")}
     route_set = routes_stated or form_routes
     if routes_stated and form_routes and not form_routes <= routes_stated:
-        route_set = form_routes if routes_stated == {"oral"} and form_routes == {"buccal"} else routes_stated | form_routes
+        if routes_stated == {"oral"} and form_routes == {"buccal"}:
+            route_set = form_routes  # "Oral Lozenge"
+        elif form_routes == {"oral"} and routes_stated & {"buccal", "sublingual"}:
+            route_set = routes_stated  # "Buccal Tablet", "Sublingual Tablet": a tablet is oral unless said otherwise
+        else:
+            route_set = routes_stated | form_routes
     patch = any(f.get("patch") for f in forms)
     if per_hour and not patch and "injection" not in route_set:
         patch = True  # only transdermal systems carry a strength per hour

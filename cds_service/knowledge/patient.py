@@ -35,6 +35,14 @@ class CodeList:
     text_exclude: tuple[str, ...]
     excluded_prefixes: tuple[str, ...] = ()  # ICD-10-CM codes inside a range or prefix that do not count (D57.3)
 
+    def __post_init__(self) -> None:
+        # Prefixes as sets per length: a value set of 1,900 ICD-10-CM codes is matched in a few lookups.
+        def by_length(codes):
+            flat = {c.replace(".", "").upper() for c in codes}
+            return tuple((n, frozenset(c for c in flat if len(c) == n)) for n in sorted({len(c) for c in flat}))
+        object.__setattr__(self, "_prefix_sets", by_length(self.prefixes))
+        object.__setattr__(self, "_excluded_sets", by_length(self.excluded_prefixes))
+
     def matches_concept(self, concept: Any) -> bool:
         if not isinstance(concept, dict):
             return False
@@ -64,9 +72,9 @@ class CodeList:
 
     def _icd(self, code: str) -> bool:
         flat = code.replace(".", "").upper()
-        if any(flat.startswith(p.replace(".", "").upper()) for p in self.excluded_prefixes):
+        if any(flat[:n] in codes for n, codes in self._excluded_sets):
             return False
-        if any(flat.startswith(p.replace(".", "").upper()) for p in self.prefixes):
+        if any(flat[:n] in codes for n, codes in self._prefix_sets):
             return True
         category = flat[:3]
         return any(lo <= category <= hi for lo, hi in self.ranges)
@@ -87,8 +95,17 @@ def _build(name: str, spec: Mapping[str, Any], extra: Mapping[str, Any]) -> Code
     snomed = set(both("snomed"))
     if spec.get("snomed_value_sets_file"):  # generated from published value sets (scripts/build_exclusion_codes.py)
         generated = json.loads((_DATA.parent / spec["snomed_value_sets_file"]).read_text(encoding="utf-8"))
-        snomed.update(code for vs in generated["value_sets"].values() for code in vs["snomed"])
-    return CodeList(name, tuple(tuple(r) for r in both("icd10cm_ranges")), tuple(both("icd10cm_prefixes")),
+        chosen = spec.get("snomed_value_sets")  # some of the file's sets, or all of them
+        snomed.update(code for name, vs in generated["value_sets"].items() if chosen is None or name in chosen
+                      for code in vs["snomed"])
+    prefixes = both("icd10cm_prefixes")
+    if spec.get("value_sets"):  # published value sets (data/value_sets.json, scripts/build_value_sets.py)
+        from .observations import value_set_codes
+
+        for key in spec["value_sets"]:
+            snomed |= value_set_codes(key, SNOMED[0])
+            prefixes += sorted(value_set_codes(key, ICD10CM[0]))
+    return CodeList(name, tuple(tuple(r) for r in both("icd10cm_ranges")), tuple(prefixes),
                     frozenset(snomed), tuple(t.lower() for t in both("text")),
                     tuple(t.lower() for t in both("text_exclude")), tuple(both("icd10cm_excluded_prefixes")))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .common import num, solid_unit
+from .base import Finding, Param, Rule
 
 RULE_ID = "analgesic-max-dose"
 FIELDS = ("draft_name", "draft_ref", "ingredient", "daily_mg", "max_mg", "age_note", "elderly_age",
@@ -36,8 +37,6 @@ def at_maximum(draft: Any, ingredient: str, limit: float) -> dict | None:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     elderly = facts.age is not None and facts.age > params["elderly_age"]
     for draft in facts.reported:
@@ -59,3 +58,14 @@ def evaluate(facts: Any, params: dict) -> list:
                 suggestions=("dose-at-maximum",) if replacement else ()))
             break
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=130, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'patient'),
+    params=(
+        Param('max_mg_per_day', {"tramadol": 400, "gabapentin": 3600, "pregabalin": 600, "duloxetine": 120, "amitriptyline": 150, "nortriptyline": 150, "desipramine": 150}, "seed 004 (tramadol max 400 mg/day; gabapentin 900-3600; pregabalin 300-600; duloxetine up to 120; TCAs 75-150 mg/day); labels"),
+        Param('elderly_age', 75, "tramadol label: over 75 years, 300 mg/day (docs/clinical-rules.md §2)"),
+        Param('elderly_max_mg_per_day', {"tramadol": 300}, "tramadol label: over 75 years, 300 mg/day (docs/clinical-rules.md §2)"),
+    ),
+)

@@ -13,6 +13,7 @@ from typing import Any
 from ..knowledge.exposure import regimen_with_drafts, replaces
 from ..knowledge.mme import daily_mme, medication_mme
 from .common import num, solid_unit
+from .base import Finding, Param, Rule
 
 RULE_ID = "breakthrough-dose"
 FIELDS = ("draft_name", "draft_ref", "dose_mme", "dose_percent", "scheduled_mme", "range_mg", "range_units",
@@ -38,8 +39,6 @@ def _in_units(draft: Any, strength: float, low_mg: float, high_mg: float, factor
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     with_all_drafts: list[float] = []  # the scheduled total once every draft is signed, computed at most once
     for draft in facts.reported:
@@ -78,3 +77,14 @@ def evaluate(facts: Any, params: dict) -> list:
             "doses_per_day": num(per_day), "problem": problem, "low": num(params["low_percent"]),
             "high": num(params["high_percent"]), "max_doses": num(params["max_doses_per_day"])}))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=100, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    params=(
+        Param('low_percent', 10, "seed 000: breakthrough dose 10-15% of the total daily dose"),
+        Param('high_percent', 15, "seed 000: breakthrough dose 10-15% of the total daily dose"),
+        Param('max_doses_per_day', 4, "seed 000: adjust the baseline if more than 4 breakthrough doses a day are needed"),
+    ),
+)

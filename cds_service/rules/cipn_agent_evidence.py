@@ -7,14 +7,13 @@ amitriptyline or gabapentin in CIPN). Reads reported drafts and Conditions.
 from __future__ import annotations
 
 from typing import Any
+from .base import Finding, Param, Rule
 
 RULE_ID = "cipn-agent-evidence"
 FIELDS = ("draft_name", "draft_ref", "ingredient")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     agents = set(params["agents_without_evidence"])
     for draft in facts.reported:
@@ -27,3 +26,12 @@ def evaluate(facts: Any, params: dict) -> list:
             findings.append(Finding(RULE_ID, draft, {"draft_name": draft.display, "draft_ref": draft.ref,
                                                      "ingredient": agent}))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=170, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'conditions'),
+    params=(
+        Param('agents_without_evidence', ["nortriptyline", "amitriptyline", "gabapentin"], "seed 002: no evidence of efficacy with nortriptyline, amitriptyline or gabapentin in CIPN"),
+    ),
+)

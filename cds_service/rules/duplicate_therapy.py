@@ -11,6 +11,7 @@ from typing import Any
 
 from ..knowledge.exposure import distinct_therapies, replaces
 from .common import medication_item
+from .base import Finding, Param, Rule
 
 RULE_ID = "duplicate-therapy"
 FIELDS = ("draft_name", "draft_ref", "group", "group_a", "why", "partners")
@@ -23,8 +24,6 @@ def _in_group(use: Any, classes: list[str]) -> bool:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     for draft in facts.reported:
         for group, classes in params["groups"].items():
@@ -42,3 +41,12 @@ def evaluate(facts: Any, params: dict) -> list:
                                     suggestions=("remove-draft",), removable=removable,
                                     involved=frozenset({group, draft.ref, *(u.ref for u in others)})))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=140, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    params=(
+        Param('groups', {"gabapentinoid": ["gabapentinoid"], "SNRI/SSRI": ["snri", "ssri"], "tricyclic": ["tca"], "ER/LA opioid": ["er_la_opioid"]}, "docs/clinical-rules.md §2: two gabapentinoids, two SNRIs/SSRIs, two TCAs, two ER/LA opioids (seed 004)"),
+    ),
+)

@@ -10,16 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..knowledge.exposure import NAIVE_LOOKBACK_DAYS, is_opioid_naive
+from .base import Finding, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "er-la-opioid-naive"
 FIELDS = ("draft_name", "draft_ref", "lookback_days")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
-    if facts.serious_illness or not is_opioid_naive(facts.exposures, facts.today):
+    if not is_opioid_naive(facts.exposures, facts.today):
         return []
     # "No opioid in 90 days" is only as good as the history read: the card says what could not be had.
     missing = {"missing": m} if (m := [k for k in facts.missing if k.startswith("medication")]) else {}
@@ -28,3 +26,10 @@ def evaluate(facts: Any, params: dict) -> list:
                     suggestions=("replace-with-immediate-release", "remove-draft"), removable=(d,))
             for d in facts.reported
             if d.product is not None and d.product.is_er_la_opioid and not d.product.is_fentanyl_patch]
+
+
+RULE = Rule(
+    id=RULE_ID, position=40, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history'),
+    exclusion="serious_illness",
+)

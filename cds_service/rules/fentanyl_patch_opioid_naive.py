@@ -13,6 +13,7 @@ from typing import Any
 from ..knowledge.exposure import TOLERANCE_MIN_DAYS, assess_opioid_tolerance
 from ..knowledge.mme import medication_mme
 from .common import medication_item, num
+from .base import Finding, Rule
 
 RULE_ID = "fentanyl-patch-opioid-naive"
 FIELDS = ("draft_name", "draft_ref", "patch_rate", "patch_mme", "reason", "tolerance_percent",
@@ -20,8 +21,6 @@ FIELDS = ("draft_name", "draft_ref", "patch_rate", "patch_mme", "reason", "toler
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     patches = [d for d in facts.reported if d.product is not None and d.product.is_fentanyl_patch]
     if not patches:
@@ -68,3 +67,9 @@ def evaluate(facts: Any, params: dict) -> list:
                                 suggestions=("replace-with-oxycodone", "remove-draft") if reason == "no_opioid"
                                 else ("remove-draft",), removable=(draft,)))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=10, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history'),
+)

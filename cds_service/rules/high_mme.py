@@ -19,17 +19,15 @@ from typing import Any
 from ..knowledge.exposure import distinct_therapies
 from ..knowledge.mme import daily_mme
 from .common import mme_items, num
+from .base import Finding, Param, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "high-mme"
 FIELDS = ("draft_name", "draft_ref", "total_mme", "threshold", "opioids", "incomplete")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     opioid_drafts = [d for d in facts.reported if d.is_opioid]
-    if not opioid_drafts or facts.serious_illness:
+    if not opioid_drafts:
         return []
     total = facts.regimen_mme()
     if total.total < params["reassess_mme"]:
@@ -45,3 +43,15 @@ def evaluate(facts: Any, params: dict) -> list:
               "incomplete": "incomplete" if total.incomplete else "complete"}
     return [Finding(RULE_ID, first, fields, {"opioids": mme_items(total.lines)}, variant="avoid" if strong else None,
                     involved=frozenset(d.ref for d in opioid_drafts))]
+
+
+RULE = Rule(
+    id=RULE_ID, position=50, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    exclusion="serious_illness",
+    params=(
+        Param('reassess_mme', 50, "CDC 2022 Rec 4-5: reassess benefits and risks at >= 50 MME/day"),
+        Param('avoid_mme', 90, "CDC 2016 Rec 5 reference point (avoid increasing dosage to >= 90 MME/day or carefully justify); the CDC 2022 guideline sets no such number (docs/clinical-rules.md §4.3)"),
+        Param('on_renewal', False, "CDC 2022 Rec 4-5 asks to reassess before increasing the dosage to >= 50 MME/day (RULES-WAVE2 4.3): a renewal of an unchanged or reduced regimen gets no card unless a site sets this to true"),
+    ),
+)

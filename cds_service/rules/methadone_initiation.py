@@ -7,6 +7,7 @@ treatment of OUD, not pain, and is left alone. Reads reported drafts and current
 from __future__ import annotations
 
 from typing import Any
+from .base import Finding, Rule
 
 RULE_ID = "methadone-initiation"
 FIELDS = ("draft_name", "draft_ref")
@@ -17,10 +18,14 @@ def _methadone(use: Any) -> bool:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     if any(_methadone(u) for u in facts.current):
         return []
     return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref}, suggestions=("order-ecg",))
             for d in facts.reported
             if _methadone(d) and not any(facts.lists["opioid_use_disorder"].matches_concept(r) for r in d.reasons)]
+
+
+RULE = Rule(
+    id=RULE_ID, position=120, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+)

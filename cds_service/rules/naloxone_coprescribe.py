@@ -13,17 +13,15 @@ from datetime import timedelta
 from typing import Any
 
 from .common import num
+from .base import Finding, Param, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "naloxone-coprescribe"
 FIELDS = ("draft_name", "draft_ref", "risks", "name", "total_mme", "threshold")  # the last three per risk item
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     opioid_drafts = [d for d in facts.reported if d.is_opioid]
-    if not opioid_drafts or facts.serious_illness:
+    if not opioid_drafts:
         return []
     if any(u.has_class("naloxone_rescue") for u in facts.current + facts.drafts):
         return []
@@ -44,3 +42,14 @@ def evaluate(facts: Any, params: dict) -> list:
     first = opioid_drafts[0]
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref}, {"risks": risks},
                     suggestions=("order-naloxone",), involved=frozenset(d.ref for d in opioid_drafts))]
+
+
+RULE = Rule(
+    id=RULE_ID, position=60, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history', 'conditions'),
+    exclusion="serious_illness",
+    params=(
+        Param('mme_threshold', 50, "CDC 2022 Rec 8: offer naloxone at >= 50 MME/day"),
+        Param('on_hand_lookback_days', 730, "CDC Opioid Prescribing Support IG (cqframework/opioid-cds-r4 at b29bdcbf, OpioidCDSCommon.cql \"Active Ambulatory Naloxone Rx\"): a naloxone order authored 2 years or less before today counts as naloxone prescribed. Here any naloxone order or dispense started within the look-back counts as on hand (a rescue kit is kept until used, whatever its days' supply)."),
+    ),
+)

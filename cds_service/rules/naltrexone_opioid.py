@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .common import medication_item, num
+from .base import Finding, Param, Rule
 
 RULE_ID = "naltrexone-opioid"
 FIELDS = ("summary_pair", "draft_name", "draft_ref", "draft_role", "partners", "dose_band",
@@ -25,8 +26,6 @@ def _naltrexone_mg(use: Any) -> float | None:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     ldn_max = float(params["low_dose_max_mg_per_day"])
     for draft in facts.reported:
@@ -54,3 +53,12 @@ def evaluate(facts: Any, params: dict) -> list:
                                 suggestions=("remove-draft",), removable=removable,
                                 involved=frozenset({draft.ref, *(p.ref for p in partners)})))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=20, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    params=(
+        Param('low_dose_max_mg_per_day', 5, "docs/clinical-rules.md §2: low dose (<= 5 mg/day, LDN); seed 002 (LDN 1.5-4.5 mg)"),
+    ),
+)

@@ -9,8 +9,8 @@ else active Conditions. "Tried": any current or past record of the class.
 from __future__ import annotations
 
 from typing import Any
+from .base import Finding, Param, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "neuropathic-opioid-not-first-line"
 FIELDS = ("draft_name", "draft_ref", "tried", "missing_tramadol", "required")
 SUGGESTION_FOR = {"gabapentinoid": ("add-gabapentin", "add-pregabalin"), "snri": ("add-duloxetine",),
@@ -18,10 +18,6 @@ SUGGESTION_FOR = {"gabapentinoid": ("add-gabapentin", "add-pregabalin"), "snri":
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
-    if facts.serious_illness:
-        return []
     findings = []
     first_line = params["first_line_classes"]
     tried = [c for c in first_line if any(u.has_class(c) for u in facts.exposures)]
@@ -39,3 +35,14 @@ def evaluate(facts: Any, params: dict) -> list:
             "tried": tried,
             "missing_tramadol": "yes" if strong and not tramadol_tried else "no"}, suggestions=suggestions))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=90, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history', 'conditions'),
+    exclusion="serious_illness",
+    params=(
+        Param('first_line_classes_required', 2, "seed 004: failure of at least two first-line agents from different classes"),
+        Param('first_line_classes', ["gabapentinoid", "snri", "tca"], "seeds 002 and 004: first line = gabapentinoids, SNRIs, TCAs"),
+    ),
+)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .common import medication_item
+from .base import Finding, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "opioid-benzodiazepine"
 FIELDS = ("draft_name", "draft_ref", "partners", "direction", "oud")
 
@@ -20,10 +20,6 @@ def _for_oud(use: Any) -> bool:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
-    if facts.serious_illness:
-        return []
     findings = []
     for draft in facts.reported:
         if draft.is_opioid:
@@ -42,3 +38,10 @@ def evaluate(facts: Any, params: dict) -> list:
                                     suggestions=("remove-draft",), removable=removable,
                                     involved=frozenset({draft.ref, *(p.ref for p in partners)})))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=70, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    exclusion="serious_illness",
+)

@@ -9,14 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from .common import num
+from .base import Finding, Param, Rule
 
 RULE_ID = "opioid-bowel-regimen"
 FIELDS = ("draft_name", "draft_ref", "why", "days")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     if any(u.has_class("laxative") for u in facts.current + facts.drafts):
         return []
     triggering = [d for d in facts.reported if d.is_opioid and (
@@ -28,3 +27,12 @@ def evaluate(facts: Any, params: dict) -> list:
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref, "why": why,
                                      "days": num(first.supply_days)},
                     involved=frozenset(d.ref for d in triggering))]
+
+
+RULE = Rule(
+    id=RULE_ID, position=80, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications'),
+    params=(
+        Param('min_days', 3, "docs/clinical-rules.md §2: an opioid draft for >= 3 days of therapy or scheduled dosing"),
+    ),
+)

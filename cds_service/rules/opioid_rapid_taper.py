@@ -12,14 +12,13 @@ from ..knowledge.exposure import (continuous_opioid_days, distinct_therapies, re
                                   same_order)
 from ..knowledge.mme import daily_mme
 from .common import num
+from .base import Finding, Param, Rule
 
 RULE_ID = "opioid-rapid-taper"
 FIELDS = ("draft_name", "draft_ref", "before_mme", "after_mme", "cut_percent", "days_on_opioids")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     current = distinct_therapies(facts.current_opioids)
     days = continuous_opioid_days(facts.exposures, facts.today)
     if not current or days is None or days < params["long_term_days"]:
@@ -41,3 +40,13 @@ def evaluate(facts: Any, params: dict) -> list:
                                      "days_on_opioids": days},
                     variant="stop" if after <= 0 else None, suggestions=("remove-draft",), removable=tuple(t for t in triggers if t.role == "draft"),
                     involved=frozenset(t.ref for t in triggers))]
+
+
+RULE = Rule(
+    id=RULE_ID, position=180, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history'),
+    params=(
+        Param('long_term_days', 28, "docs/clinical-rules.md §2: a long-term (>= 28 days) opioid regimen"),
+        Param('max_cut_fraction', 0.5, "docs/clinical-rules.md §2: cutting the total MME by more than half"),
+    ),
+)

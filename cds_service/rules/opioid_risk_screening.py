@@ -10,18 +10,16 @@ from typing import Any
 
 from ..knowledge.exposure import is_opioid_naive
 from .common import num
+from .base import Finding, Param, Rule
 
-EXCLUDABLE = True  # silent for cancer, sickle cell, palliative or end-of-life care (docs/clinical-rules.md §1.5)
 RULE_ID = "opioid-risk-screening"
 FIELDS = ("draft_name", "draft_ref", "days")
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     long = [d for d in facts.reported if d.is_opioid and d.supply_days is not None
             and d.supply_days >= params["min_days"]]
-    if not long or facts.serious_illness or not is_opioid_naive(facts.exposures, facts.today):
+    if not long or not is_opioid_naive(facts.exposures, facts.today):
         return []
     if facts.documented("opioid_risk_screening", params["lookback_days"]):
         return []
@@ -30,3 +28,14 @@ def evaluate(facts: Any, params: dict) -> list:
     return [Finding(RULE_ID, first, {"draft_name": first.display, "draft_ref": first.ref,
                                      "days": num(first.supply_days), **({"missing": missing} if missing else {})},
                     involved=frozenset(d.ref for d in long))]
+
+
+RULE = Rule(
+    id=RULE_ID, position=150, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history', 'observations', 'procedures'),
+    exclusion="serious_illness",
+    params=(
+        Param('min_days', 28, "docs/clinical-rules.md §2: an opioid draft for >= 28 days"),
+        Param('lookback_days', 365, "docs/clinical-rules.md §2: screening in the last 12 months"),
+    ),
+)

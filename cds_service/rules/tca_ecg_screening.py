@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from .base import Finding, Param, Rule
 
 RULE_ID = "tca-ecg-screening"
 FIELDS = ("draft_name", "draft_ref", "age", "min_age")
@@ -16,8 +17,6 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     tcas = [d for d in facts.reported if d.has_class("tca")]
     if not tcas:
         return []
@@ -28,3 +27,13 @@ def evaluate(facts: Any, params: dict) -> list:
         return []
     return [Finding(RULE_ID, d, {"draft_name": d.display, "draft_ref": d.ref, "age": facts.age,
                                  "min_age": params["min_age"]}, suggestions=("order-ecg",)) for d in tcas]
+
+
+RULE = Rule(
+    id=RULE_ID, position=110, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'patient', 'observations', 'procedures'),
+    params=(
+        Param('min_age', 40, "seed 004: ECG screening in patients over 40 years"),
+        Param('lookback_days', 365, "docs/clinical-rules.md §2: no ECG in the last 12 months"),
+    ),
+)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from .common import medication_item
+from .base import Finding, Param, Rule
 
 RULE_ID = "tramadol-serotonergic"
 FIELDS = ("opioid_name", "partner_class", "draft_name", "draft_ref", "partners")
@@ -22,8 +23,6 @@ def _classes(use: Any, wanted: tuple[str, ...]) -> list[str]:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    from . import Finding
-
     findings = []
     washout = timedelta(days=int(params["maoi_washout_days"]))
     serotonergic = tuple(params["serotonergic_classes"])
@@ -55,3 +54,13 @@ def evaluate(facts: Any, params: dict) -> list:
                                 suggestions=("remove-draft",), removable=removable,
                                 involved=frozenset({draft.ref, *(p.ref for p in partners)})))
     return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=30, evaluate=evaluate, fields=FIELDS,
+    reads=('drafts', 'current_medications', 'medication_history'),
+    params=(
+        Param('maoi_washout_days', 14, "docs/clinical-rules.md §2: critical with an MAOI within 14 days"),
+        Param('serotonergic_classes', ["snri", "ssri", "tca", "maoi", "triptan", "other_serotonergic"], "docs/clinical-rules.md §2: SNRI, SSRI, TCA, MAOI (incl. linezolid, methylene blue), triptan, trazodone, mirtazapine, lithium, dextromethorphan (the last four are class other_serotonergic in ingredients.csv); FDA 2016 opioid safety communication"),
+    ),
+)
