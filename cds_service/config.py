@@ -121,6 +121,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RULE_INDICATORS", {}, "Indicator per rule id (`info`, `warning`, `critical`).", "Rules and cards"),
     Setting("RULE_PARAMS", {}, "Parameter overrides per rule id (names, defaults and sources: each rule's "
             "declaration in `cds_service/rules/<rule>.py`, listed on the card review page).", "Rules and cards"),
+    Setting("RENAL_RESULT_MAX_AGE_DAYS", 365, "How old a creatinine, weight or eGFR may be and still give the "
+            "renal dose rules a creatinine clearance. No source read gives a window: 365 days is a project "
+            "default that the site's governance sets (docs/clinical-rules.md §1.6).", "Rules and cards", minimum=1),
     Setting("CODE_LISTS_EXTRA", {}, "Additions to the condition code lists, e.g. "
             "`{\"cancer\": {\"text\": [\"glioma\"]}}`.", "Rules and cards"),
     Setting("CARDS_DIR", str(bundled("card_files", "cards")),

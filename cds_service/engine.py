@@ -46,7 +46,7 @@ class Engine:
                  client_factory: Callable[..., FhirClient] = FhirClient):
         self.settings = settings
         self.knowledge = knowledge or DrugKnowledge.load()
-        self.facts = FactBuilder(self.knowledge, settings["CODE_LISTS_EXTRA"])
+        self.facts = FactBuilder(self.knowledge, settings["CODE_LISTS_EXTRA"], settings["RENAL_RESULT_MAX_AGE_DAYS"])
         self.rules = enabled_rules(settings)
         self.params = {rid: {**DEFAULT_PARAMS[rid], **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
         self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: r.fields for rid, r in RULES.items()})

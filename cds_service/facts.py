@@ -47,6 +47,7 @@ class PatientFacts:
     care: list[dict] = field(default_factory=list)  # ServiceRequests and Encounters (hospice, palliative care)
     unknowns: list[tuple[str, str]] = field(default_factory=list)  # (rule id, what it could not know): logged
     other_drafts_orders: list[dict] = field(default_factory=list)  # drafts that are not medications (ServiceRequest)
+    renal_window: int = 365  # days a renal result counts (setting RENAL_RESULT_MAX_AGE_DAYS)
     _regimen_mme: Any = field(default=None, repr=False)
     _has_condition: dict = field(default_factory=dict, repr=False)  # several rules ask the same question
 
@@ -137,8 +138,10 @@ class PatientFacts:
         return parse_date((self.patient or {}).get("birthDate"))
 
     # -- second-wave measurements (docs/clinical-rules.md §4.1; knowledge/observations.py) --------------------
-    def renal(self, within_days: int) -> RenalFunction:
-        """Creatinine clearance from the newest creatinine (Cockcroft-Gault) or eGFR within the window."""
+    def renal(self, within_days: int | None = None) -> RenalFunction:
+        """Creatinine clearance from the newest creatinine (Cockcroft-Gault) or eGFR within the window (the
+        site's RENAL_RESULT_MAX_AGE_DAYS unless given)."""
+        within_days = self.renal_window if within_days is None else within_days
         key = ("renal", within_days)
         if key not in self._has_condition:
             self._has_condition[key] = renal_function(self.patient, self.observations, self.today, within_days,
@@ -170,9 +173,10 @@ class PatientFacts:
 
 
 class FactBuilder:
-    def __init__(self, knowledge: DrugKnowledge, extra_code_lists: dict | None = None):
+    def __init__(self, knowledge: DrugKnowledge, extra_code_lists: dict | None = None, renal_window: int = 365):
         self.knowledge = knowledge
         self.lists = code_lists(extra_code_lists)
+        self.renal_window = renal_window
 
     def _product(self, r4: dict, record: PatientRecord, bundle: list[dict]) -> Product | None:
         ref = r4.get("medicationReference")
@@ -259,4 +263,5 @@ class FactBuilder:
                             record.of_type("Condition"), record.of_type("Observation"),
                             list(record.missing), unidentified, record.of_type("Procedure"), self.lists, stops,
                             record.of_type("ServiceRequest", "Encounter"),
-                            other_drafts_orders=[r for r in ctx.other_resources if r.get("resourceType") != "Medication"])
+                            other_drafts_orders=[r for r in ctx.other_resources if r.get("resourceType") != "Medication"],
+                            renal_window=self.renal_window)

@@ -81,7 +81,7 @@ def lab(loinc: str, value: float, unit: str, *, display: str = "", when: date | 
 def patient_facts(*, drafts: list[dict] = (), current: list[dict] = (), conditions: list[dict] = (),
                   observations: list[dict] = (), statements: list[dict] = (), procedures: list[dict] = (),
                   service_requests: list[dict] = (), age: int | None = 50, gender: str = "female",
-                  draft_others: list[dict] = (), today: date = TODAY) -> PatientFacts:
+                  draft_others: list[dict] = (), today: date = TODAY, renal_window: int = 365) -> PatientFacts:
     """The facts the rules see for this patient, built as the service builds them."""
     global _KNOWLEDGE
     _KNOWLEDGE = _KNOWLEDGE or DrugKnowledge.load()
@@ -101,7 +101,7 @@ def patient_facts(*, drafts: list[dict] = (), current: list[dict] = (), conditio
                      "serviceRequests": bundle(service_requests), "encounters": bundle([])}}
     ctx = order_context(body)
     record = gather(body["prefetch"], ctx.patient_id, None, None, [], False)
-    return FactBuilder(_KNOWLEDGE).build(ctx, record, today)
+    return FactBuilder(_KNOWLEDGE, renal_window=renal_window).build(ctx, record, today)
 
 
 def run(rule_id: str, facts: PatientFacts, **params: Any) -> list:

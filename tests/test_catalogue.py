@@ -84,8 +84,9 @@ def test_dstu2_suggestions_are_written_in_dstu2(client, path):
             if resource["resourceType"] == "MedicationOrder":
                 assert "patient" in resource and "subject" not in resource and "intent" not in resource
                 assert all("doseAndRate" not in d for d in resource.get("dosageInstruction", []))
-            else:
-                assert resource["subject"] and resource["item"][0]["code"]["coding"][0]["code"] == "11524-6"
+            else:  # an ECG (11524-6) or a urine drug screen (SNOMED CT 310627008)
+                assert resource["subject"] and resource["item"][0]["code"]["coding"][0]["code"] in (
+                    "11524-6", "310627008")
 
 
 def test_card_cap_keeps_critical_and_drops_info_first(config):
@@ -101,7 +102,7 @@ def test_lesser_findings_about_a_critical_draft_are_lines_of_its_card(config):
     body = load_json("requests/fentanyl-patch-opioid-naive/fires-no-opioid-history.order-sign.r4.json")
     folded = post_hook(create_app(config).test_client(), body).get_json()["cards"]
     separate = post_hook(create_app({**config, "FOLD_INTO_CRITICAL": False}).test_client(), body).get_json()["cards"]
-    assert len(folded) == 1 and len(separate) == 5
+    assert len(folded) == 1 and len(separate) == 6
     detail = folded[0]["detail"]
     for card in separate[1:]:  # each lesser card's summary is a line of the critical card, its source cited
         assert f"- {card['summary']}" in detail

@@ -167,14 +167,16 @@ def test_one_reason_spelt_two_ways_is_one_line_in_the_figures(app, client):
     assert sum(reasons.values()) == 2 and len(reasons) == 1
 
 
-def test_the_readme_lists_every_topic_code_for_epics_build():
+def test_every_topic_code_for_epics_build_is_listed_where_the_readme_sends_integrators():
     from cds_service.cards import topic_code
     from cds_service.rules import RULES
 
     readme = (FIXTURES.parent / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## Connecting Epic"):readme.index("## Services and prefetch")]
-    for rule_id in [*RULES, "check-failed"]:
-        assert f"`{topic_code(rule_id)}`" in section, rule_id
+    assert "docs/cards.md" in section and "`CheckFailed`" in section
+    cards_md = (FIXTURES.parent / "docs" / "cards.md").read_text(encoding="utf-8")
+    for rule_id in RULES:
+        assert f"(for Epic: `{topic_code(rule_id)}`)" in cards_md, rule_id
 
 
 def test_a_reason_sent_as_a_code_alone_shows_the_words_the_card_offered(app, client):

@@ -15,7 +15,8 @@ def test_naive_patch_is_one_critical_card_carrying_the_other_risks(client):
     response = post_hook(client, load_json(f"{PATCH}.order-sign.r4.json"))
     assert card_ids(response) == ["fentanyl-patch-opioid-naive"]
     assert folded_ids(response) == {"fentanyl-patch-opioid-naive": [
-        "high-mme", "naloxone-coprescribe", "opioid-bowel-regimen", "opioid-risk-screening"]}
+        "high-mme", "naloxone-coprescribe", "opioid-bowel-regimen", "opioid-risk-screening",
+        "urine-drug-test-due"]}
 
 
 def test_stable_renewal_with_precautions_in_place_gets_no_card(client, config):

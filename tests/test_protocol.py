@@ -173,7 +173,7 @@ def test_every_card_is_well_formed(client):
     assert set(card) == {"uuid", "summary", "indicator", "detail", "source", "suggestions", "selectionBehavior",
                          "overrideReasons", "extension"}  # extension: the findings folded into it (its lines)
     assert card["extension"] == {"pain-medication-safety.folded": [
-        "high-mme", "naloxone-coprescribe", "opioid-bowel-regimen", "opioid-risk-screening"]}
+        "high-mme", "naloxone-coprescribe", "opioid-bowel-regimen", "opioid-risk-screening", "urine-drug-test-due"]}
     assert len(card["summary"]) <= 139
     assert card["source"]["url"].startswith("https://")
     assert card["source"]["topic"] == {"system": "urn:pain-medication-safety:rule",

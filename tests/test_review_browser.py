@@ -11,6 +11,7 @@ import requests
 from werkzeug.serving import make_server
 
 from cds_service import create_app
+from cds_service.rules import RULES
 from conftest import SERVICE_FOR_HOOK, free_port, load_json
 
 FIRES = "requests/naloxone-coprescribe/fires-history-of-opioid-use-disorder.order-sign.r4.json"
@@ -93,7 +94,7 @@ def test_review_page_shows_real_override_rates_and_every_card(live_server, brows
     assert 0 < overridden.size["height"] < today.size["height"]
 
     gallery = browser.find_elements(By.CSS_SELECTOR, "section.card")
-    assert len(gallery) == len(browser.find_elements(By.CSS_SELECTOR, "#figures tbody tr")) == 19
+    assert len(gallery) == len(browser.find_elements(By.CSS_SELECTOR, "#figures tbody tr")) == len(RULES)
     fentanyl = browser.find_element(By.ID, "card-fentanyl-patch-opioid-naive")
     assert "critical" in fentanyl.get_attribute("class")
     assert fentanyl.find_elements(By.CSS_SELECTOR, ".detail strong")  # Markdown rendered, not shown as **

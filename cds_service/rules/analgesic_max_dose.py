@@ -39,6 +39,7 @@ def at_maximum(draft: Any, ingredient: str, limit: float) -> dict | None:
 def evaluate(facts: Any, params: dict) -> list:
     findings = []
     elderly = facts.age is not None and facts.age > params["elderly_age"]
+    renal = None
     for draft in facts.reported:
         if draft.dose is None or not draft.dose.complete:
             continue
@@ -50,7 +51,12 @@ def evaluate(facts: Any, params: dict) -> list:
                 limit, age_note = params["elderly_max_mg_per_day"][name], "elderly"
             if limit is None or dose.mg_per_day is None or dose.mg_per_day <= limit + 1e-9:
                 continue
-            replacement = at_maximum(draft, name, limit)
+            below = params["renal_limit_below_crcl"].get(name)
+            if below is not None and renal is None:
+                renal = facts.renal()
+            # A lower renal maximum applies: the renal rule's card offers the order; this maximum would be too high.
+            renal_lower = below is not None and renal.crcl is not None and renal.crcl < below
+            replacement = None if renal_lower else at_maximum(draft, name, limit)
             findings.append(Finding(RULE_ID, draft, {
                 "draft_name": draft.display, "draft_ref": draft.ref, "ingredient": name,
                 "daily_mg": num(dose.mg_per_day), "max_mg": num(limit), "age_note": age_note,
@@ -62,10 +68,11 @@ def evaluate(facts: Any, params: dict) -> list:
 
 RULE = Rule(
     id=RULE_ID, position=130, evaluate=evaluate, fields=FIELDS,
-    reads=('drafts', 'patient'),
+    reads=('drafts', 'patient', 'observations', 'labs'),
     params=(
         Param('max_mg_per_day', {"tramadol": 400, "gabapentin": 3600, "pregabalin": 600, "duloxetine": 120, "amitriptyline": 150, "nortriptyline": 150, "desipramine": 150}, "seed 004 (tramadol max 400 mg/day; gabapentin 900-3600; pregabalin 300-600; duloxetine up to 120; TCAs 75-150 mg/day); labels"),
         Param('elderly_age', 75, "tramadol label: over 75 years, 300 mg/day (docs/clinical-rules.md §2)"),
         Param('elderly_max_mg_per_day', {"tramadol": 300}, "tramadol label: over 75 years, 300 mg/day (docs/clinical-rules.md §2)"),
+        Param('renal_limit_below_crcl', {"gabapentin": 60, "tramadol": 30}, "NEURONTIN label Table 1 (CrCl < 60) and tramadol label §2.2 (CrCl < 30): a lower renal maximum applies, and gabapentinoid-renal-dose or tramadol-renal-dose offers the order at it; this card then offers none"),
     ),
 )

@@ -1,6 +1,8 @@
 """Small helpers the rules share: how a medication and its dose read in a card."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..knowledge.medication import MedicationUse
 
 
@@ -37,3 +39,19 @@ def mme_items(lines) -> list[dict]:
 def solid_unit(product) -> tuple[str, str]:
     """The unit a tablet or capsule product is counted in: its word and UCUM annotation."""
     return ("capsule", "{cap}") if "capsule" in product.name.lower() else ("tablet", "{tbl}")
+
+
+def frequency_words(per_day: float | int) -> str:
+    """1 -> "once a day", 2 -> "twice a day", 3 -> "3 times a day"."""
+    if per_day == 1:
+        return "once a day"
+    if per_day == 2:
+        return "twice a day"
+    return f"{num(per_day)} times a day"
+
+
+def renal_fields(renal: Any) -> dict:
+    """How a card shows a creatinine clearance: the value, how it was computed and from what, with dates."""
+    return {"crcl": num(round(renal.crcl, 1)), "renal_method": renal.method,
+            "renal_inputs": "; ".join(f"{what} {value}" for what, value in renal.inputs),
+            "renal_date": renal.when.isoformat() if renal.when else "unknown"}

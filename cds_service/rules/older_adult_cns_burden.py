@@ -1,0 +1,105 @@
+"""older-adult-cns-burden: a patient 65 or older, and an opioid or gabapentinoid draft with which the patient's
+CNS-active drugs (current and drafted) span three or more of the AGS Beers 2023 classes: antiepileptics
+(including gabapentinoids), antidepressants, antipsychotics, benzodiazepines, Z-drugs, opioids and skeletal
+muscle relaxants.
+
+Source: AGS Beers Criteria 2023, Table 5 (drug-drug interactions), read through a formulary site's reproduction
+(docs/clinical-rules.md §4.9 Q42): "Avoid concurrent use of ≥3 CNS-active drugs"; "minimize the number of
+CNS-active drugs" (falls and fractures). Scope: adults 65 or older, "except hospice and end-of-life care
+settings" (Q40): the engine's ``end_of_life`` exclusion.
+
+Classes are counted, not drugs (two opioids are one class), from the class map parameter. MAO inhibitors are
+not counted as antidepressants: the ``maoi`` class also holds linezolid, selegiline and methylene blue; the
+antidepressant MAOIs (phenelzine, isocarboxazid, tranylcypromine) are counted through ``antidepressant_other``.
+A draft that continues a drug the patient already takes (its priorPrescription, or the same ingredients: a
+renewal, a new strength or a PRN order of the same drug) adds no CNS-active drug: it is silent unless
+``on_renewal`` is set (project choice, as for high-mme renewals, §4.3).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..knowledge.exposure import same_order
+from .base import Finding, Param, Rule
+from .common import has_id, medication_item
+
+RULE_ID = "older-adult-cns-burden"
+FIELDS = ("draft_name", "draft_ref", "age", "class_count", "min_classes", "drugs", "beers_class")
+
+CLASS_MAP = {
+    "antiepileptic": ["anticonvulsant", "gabapentinoid"],
+    "antidepressant": ["ssri", "snri", "tca", "antidepressant_other"],
+    "antipsychotic": ["antipsychotic"],
+    "benzodiazepine": ["benzodiazepine"],
+    "z_drug": ["z_drug"],
+    "opioid": ["opioid"],
+    "skeletal_muscle_relaxant": ["muscle_relaxant"],
+}
+
+
+def beers_classes(use: Any, class_map: dict) -> list[str]:
+    """The Beers CNS-active classes of a medication, in the map's order (phenobarbital: one, antiepileptic)."""
+    return [name for name, classes in class_map.items() if use.has_class(*classes)]
+
+
+def _renews(draft: Any, current: Any) -> bool:
+    """The draft continues a drug the patient already takes: its priorPrescription, or the same ingredients
+    (a new strength, form or PRN order of the same drug adds no CNS-active drug)."""
+    if same_order(draft.prior_prescription, current.ref):
+        return True
+    return (draft.product is not None and current.product is not None
+            and set(draft.product.ingredient_names) == set(current.product.ingredient_names))
+
+
+def _for_oud(use: Any, facts: Any) -> bool:
+    """Buprenorphine or methadone as treatment of opioid use disorder: never offered for removal."""
+    product = use.product
+    if product is None or not product.is_moud or not product.is_opioid:
+        return False
+    return "buprenorphine" in product.ingredient_names or facts.indicated_for(use, "opioid_use_disorder")
+
+
+def evaluate(facts: Any, params: dict) -> list:
+    age = facts.age
+    if age is None or age < params["min_age"]:
+        return []
+    class_map = params["class_map"]
+    findings = []
+    for draft in facts.reported:
+        if not (draft.is_opioid or draft.has_class("gabapentinoid")):
+            continue
+        if not params["on_renewal"] and any(_renews(draft, c) for c in facts.current):
+            continue  # a renewal or dose change of a current drug adds no CNS-active drug
+        drugs = [u for u in [draft, *facts.alongside(draft)] if beers_classes(u, class_map)]
+        classes = {c for u in drugs for c in beers_classes(u, class_map)}
+        if len(classes) < params["min_classes"]:
+            continue
+        items = [{**medication_item(u), "beers_class": beers_classes(u, class_map)} for u in drugs]
+        findings.append(Finding(
+            RULE_ID, draft,
+            {"draft_name": draft.display, "draft_ref": draft.ref, "age": age, "class_count": len(classes),
+             "min_classes": params["min_classes"]},
+            {"drugs": items}, suggestions=("remove-draft",),
+            removable=tuple(u for u in drugs if has_id(u) and (u.is_opioid or u.has_class("gabapentinoid"))
+                            and not _for_oud(u, facts)),
+            involved=frozenset(u.ref for u in drugs)))
+    return findings
+
+
+RULE = Rule(
+    id=RULE_ID, position=310, evaluate=evaluate, fields=FIELDS,
+    reads=("drafts", "current_medications", "patient"),
+    params=(
+        Param("min_age", 65, "AGS Beers 2023 scope (Q40): \"adults 65 years old and older\""),
+        Param("min_classes", 3, "AGS Beers 2023 Table 5 (Q42, formweb reproduction): \"concurrent use of ≥3 "
+              "CNS-active agents\""),
+        Param("class_map", CLASS_MAP, "AGS Beers 2023 Table 5 (Q42, formweb reproduction): \"antiepileptics "
+              "including gabapentinoids, antidepressants, antipsychotics, benzodiazepines, Nonbenzodiazepine "
+              "benzodiazepine receptor agonist hypnotics, opioids, and skeletal muscle relaxants\"; mapped to the "
+              "classes of data/ingredients.csv (the maoi class is left out: it holds linezolid and selegiline)"),
+        Param("on_renewal", False, "project choice (as for high-mme renewals, docs/clinical-rules.md §4.3): a draft "
+              "of a drug the patient already takes (priorPrescription or the same ingredients) adds no CNS-active "
+              "drug, so it gets no card"),
+    ),
+    exclusion="end_of_life",
+)
