@@ -6,7 +6,7 @@ Sources: CPIC guideline for CYP2D6, OPRM1 and COMT and opioid therapy (Crews et 
 ``knowledge/data/value_sets.json`` ("cpic", from PyPI pypgx 0.27.0, CPIC data CC0), never retyped here; codeine
 label 5.1 (risk of death in ultra-rapid metabolizers); DPWG (morphine is not metabolized by CYP2D6); the HL7
 Genomics Reporting IG for the shapes of the result (``knowledge/observations.cyp2d6_phenotype``,
-docs/clinical-rules.md §4.1.3).
+docs/clinical-rules.md §1.6).
 
 Silent: no result, a diplotype without a phenotype, normal, rapid (CPIC has no CYP2D6 "rapid" row for these
 drugs), indeterminate ("No recommendation"). Intermediate is silent unless ``intermediate_info`` is set (CPIC

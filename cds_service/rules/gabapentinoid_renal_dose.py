@@ -3,7 +3,7 @@ NEURONTIN label's Table 1 gives for the patient's creatinine clearance; pregabal
 switches it on (its bands were read in secondary sources only).
 
 Sources: NEURONTIN label §2.3 Table 1 (DailyMed setid 97935fd9-1d4a-43b6-a5d9-de994591187b, v48), read verbatim
-(docs/clinical-rules.md §4.1.2, §4.2); pregabalin bands: NZ palliative care information sheet (secondary), not
+(docs/clinical-rules.md §1.6, §2); pregabalin bands: NZ palliative care information sheet (secondary), not
 the US LYRICA table. CrCl: Cockcroft-Gault from the newest serum creatinine, weight, age and sex, else an eGFR
 read as CrCl (the card says so) — ``facts.renal``. A CrCl at or above 60 mL/min is left to
 ``analgesic-max-dose`` (3600 mg/day). A CrCl on or between the label's rows (29.5, exactly 30) goes to the lower
@@ -149,7 +149,7 @@ _GABAPENTIN_TABLE = ("NEURONTIN label §2.3 Table 1 (DailyMed setid 97935fd9-1d4
                      "'>30 to 59 | 400 to 1400 | 200 BID … 700 BID'; '>15 to 29 | 200 to 700 | 200 QD … 700 QD'; "
                      "'<15' row '100 to 300 | 100 QD … 300 QD' and 'reduce daily dose in proportion to creatinine "
                      "clearance'. 'above' is exclusive, so a CrCl on or between rows (29.5, exactly 30) takes the "
-                     "lower row: project choice, docs/clinical-rules.md §4.1.2")
+                     "lower row: project choice, docs/clinical-rules.md §1.6")
 _PREGABALIN_TABLE = ("secondary: NZ palliative care pregabalin information sheet (mobcdhb.palliativecare.org.nz/526948"
                      ".htm): '30–60 mL/min … 300 mg/day … in 1 or 2 doses', '15–30 mL/min … 150 mg/day … in 1 or 2 "
                      "doses', '<15 mL/min … 75 mg/day … in 1 dose'; no frequency limit at 30–60 (a low-authority copy "

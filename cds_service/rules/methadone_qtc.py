@@ -8,7 +8,7 @@ the past year (3 months with QT risk factors) can serve as the baseline. Krantz 
 monitor more often; > 500 ms, consider discontinuing or reducing methadone or an alternative; additional ECG "if the
 methadone dosage exceeds 100 mg/d". Methadone boxed warning (life-threatening QT prolongation; secondary here).
 
-Bands, on the newest QTc (docs/clinical-rules.md §4.1.5, ``facts.qtc``) within ``baseline_window_days``:
+Bands, on the newest QTc (docs/clinical-rules.md §1.6, ``facts.qtc``) within ``baseline_window_days``:
 - > 500 ms: critical for a new start; warning when the patient is already on methadone (a renewal or a change).
 - 450 to 500 ms: warning. APS's "> 500" and "≥ 450 but < 500" leave exactly 500 ms in neither band: it is put in
   the warning band (project choice, stated on the card).

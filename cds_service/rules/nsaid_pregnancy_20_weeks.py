@@ -1,11 +1,11 @@
 """nsaid-pregnancy-20-weeks: a systemic NSAID drafted for a pregnant patient at 20 weeks of gestation or later
-(docs/clinical-rules.md §4.1.4: pregnancy and gestational age, ``facts.pregnancy``).
+(docs/clinical-rules.md §1.6: pregnancy and gestational age, ``facts.pregnancy``).
 
-Sources: FDA Drug Safety Communication of 15 Oct 2020 (§4.9 Q35: avoid NSAIDs from about 20 weeks, "rare but
+Sources: FDA Drug Safety Communication of 15 Oct 2020 (review quote Q35: avoid NSAIDs from about 20 weeks, "rare but
 serious kidney problems in an unborn baby"; between 20 and 30 weeks "limited to the lowest effective dose for
 the shortest duration"; "At around 30 weeks, NSAIDs can cause a problem that may result in heart issues in the
 unborn baby"; the 10/16/2020 update: "This does not apply to NSAIDs administered directly to the eye"); AAP
-News on the same communication (§4.9 Q36, secondary: the 81 mg low-dose aspirin exception; "Prescribing NSAIDs
+News on the same communication (review quote Q36, secondary: the 81 mg low-dose aspirin exception; "Prescribing NSAIDs
 at 30 weeks and later is not recommended because of the additional risk of premature closure of the fetal
 ductus arteriosus").
 
@@ -23,7 +23,7 @@ from typing import Any
 from ..knowledge.lenient import items
 from .base import Finding, Param, Rule
 from .common import has_id, num
-from .opioid_pregnancy import gestational_age, pregnancy_evidence
+from .common import gestational_age, pregnancy_evidence
 
 RULE_ID = "nsaid-pregnancy-20-weeks"
 FIELDS = ("draft_name", "draft_ref", "pregnancy_evidence", "gestational_age", "weeks", "why_unknown",
@@ -118,12 +118,12 @@ RULE = Rule(
     id=RULE_ID, position=300, evaluate=evaluate, fields=FIELDS,
     reads=('drafts', 'conditions', 'observations'),
     params=(
-        Param('warning_weeks', 20, "FDA DSC 15 Oct 2020 (§4.9 Q35): \"We recommend avoiding NSAIDs in pregnant "
+        Param('warning_weeks', 20, "FDA DSC 15 Oct 2020 (review quote Q35): \"We recommend avoiding NSAIDs in pregnant "
               "women at 20 weeks\""),
-        Param('critical_weeks', 30, "FDA DSC 15 Oct 2020 (§4.9 Q35): \"At around 30 weeks, NSAIDs can cause a "
-              "problem that may result in heart issues in the unborn baby\"; AAP News (§4.9 Q36, secondary): "
+        Param('critical_weeks', 30, "FDA DSC 15 Oct 2020 (review quote Q35): \"At around 30 weeks, NSAIDs can cause a "
+              "problem that may result in heart issues in the unborn baby\"; AAP News (review quote Q36, secondary): "
               "\"Prescribing NSAIDs at 30 weeks and later is not recommended\""),
-        Param('low_dose_aspirin_mg', 81, "AAP News on the FDA DSC (§4.9 Q36, secondary): \"The warning does not "
+        Param('low_dose_aspirin_mg', 81, "AAP News on the FDA DSC (review quote Q36, secondary): \"The warning does not "
               "apply to use of 81 milligram (low dose) aspirin at any point in pregnancy\"; FDA press text as "
               "reproduced: \"low-dose aspirin (81mg)\""),
         Param('max_plausible_weeks', 44, "data plausibility, not a clinical threshold: as opioid-pregnancy (a "

@@ -4,7 +4,7 @@ CNS-active drugs (current and drafted) span three or more of the AGS Beers 2023 
 muscle relaxants.
 
 Source: AGS Beers Criteria 2023, Table 5 (drug-drug interactions), read through a formulary site's reproduction
-(docs/clinical-rules.md §4.9 Q42): "Avoid concurrent use of ≥3 CNS-active drugs"; "minimize the number of
+(docs/clinical-rules.md review quote Q42): "Avoid concurrent use of ≥3 CNS-active drugs"; "minimize the number of
 CNS-active drugs" (falls and fractures). Scope: adults 65 or older, "except hospice and end-of-life care
 settings" (Q40): the engine's ``end_of_life`` exclusion.
 

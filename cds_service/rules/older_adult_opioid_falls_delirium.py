@@ -2,7 +2,7 @@
 delirium, or of falls or fractures (code lists ``delirium`` and ``falls_or_fractures``, by name).
 
 Source: AGS Beers Criteria 2023, Table 3 (drug-disease interactions), read through a formulary site's
-reproduction (docs/clinical-rules.md §4.9 Q43): opioids with delirium, "Avoid, except in situations listed
+reproduction (docs/clinical-rules.md review quote Q43): opioids with delirium, "Avoid, except in situations listed
 under the rationale statement"; opioids with a history of falls or fractures, "Avoid except for pain management
 in the setting if severe acute pain" (sic). Scope: adults 65 or older, not hospice or end-of-life care (Q40: the
 engine's ``end_of_life`` exclusion).
@@ -104,7 +104,7 @@ RULE = Rule(
               "reproduction): falls or fractures, \"Avoid except for pain management in the setting if severe acute "
               "pain\"; read from the words of the draft's indication (no code names severity)"),
         Param("count_resolved_falls", False, "project choice: Beers says \"History of falls or fractures\"; "
-              "by default only active Conditions count (docs/clinical-rules.md §4.2); a site may count resolved ones"),
+              "by default only active Conditions count (docs/clinical-rules.md §2); a site may count resolved ones"),
     ),
     exclusion="end_of_life",
 )

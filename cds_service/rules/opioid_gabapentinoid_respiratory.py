@@ -1,6 +1,6 @@
 """opioid-gabapentinoid-respiratory: a gabapentinoid drafted while an opioid is current or drafted, or an opioid
 drafted while a gabapentinoid is current or drafted, for a patient with at least one more respiratory risk
-factor (docs/clinical-rules.md §4.1.1): age 65 or older, sleep-disordered breathing, COPD or reduced lung
+factor (docs/clinical-rules.md §1.5): age 65 or older, sleep-disordered breathing, COPD or reduced lung
 function, another CNS depressant (benzodiazepine, Z-drug, skeletal muscle relaxant, barbiturate), or a
 creatinine clearance below 60 mL/min.
 
@@ -142,7 +142,7 @@ RULE = Rule(
         Param("cns_depressant_classes", ["benzodiazepine", "z_drug", "muscle_relaxant", "barbiturate"],
               "FDA DSC 19 Dec 2019 (Q1, Q2: opioids and other CNS depressants such as a benzodiazepine); Z-drugs "
               "from the CDC IG cns-depressant-medications value set (Q62); muscle relaxants and barbiturates by name "
-              "(docs/clinical-rules.md §4.1.1). Antidepressants and antihistamines are left out on purpose (seed 004 "
+              "(docs/clinical-rules.md §1.5). Antidepressants and antihistamines are left out on purpose (seed 004 "
               "combines gabapentinoids with duloxetine and nortriptyline)"),
         Param("crcl_below", 60, "MHRA Drug Safety Update 2017 (Q3): renal impairment; 60 mL/min is the upper bound of "
               "the first dose-reduction band of NEURONTIN label §2.3 Table 1 (Q5)"),

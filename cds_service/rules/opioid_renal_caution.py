@@ -5,7 +5,7 @@ Condition (code list ``severe_kidney_disease``: eCQM CKD stage 5 and ESRD value 
 Sources: CDC 2022 (MMWR 2022;71(RR-3)) p. 30, ER/LA opioids in renal or hepatic dysfunction, and its renal or
 hepatic insufficiency caution; meperidine: a table adapted from the AGS 2019 Beers Criteria (PMC7489931,
 Table 1). No CrCl threshold is used: none was found for morphine or codeine in a label read
-(docs/clinical-rules.md §4.2). Info; meperidine is a warning (variant). Medications for opioid use disorder
+(docs/clinical-rules.md §2). Info; meperidine is a warning (variant). Medications for opioid use disorder
 (buprenorphine for OUD, a methadone draft whose reason is OUD) are left alone: CDC says not to withhold them.
 No exclusion: the accumulation risk does not depend on the care setting. Reads reported drafts and Conditions.
 """
@@ -69,7 +69,7 @@ RULE = Rule(
     reads=("drafts", "conditions"),
     params=(
         Param("named_ingredients", ["meperidine", "morphine", "codeine"],
-              "docs/clinical-rules.md §4.2 (RULES-WAVE2): morphine, codeine or meperidine in any form; meperidine: "
+              "docs/clinical-rules.md §2 (RULES-WAVE2): morphine, codeine or meperidine in any form; meperidine: "
               "PMC7489931 Table 1, adapted from AGS 2019 Beers ('Avoid, especially in patients with CKD'); ER/LA "
               "opioids: CDC 2022 p. 30"),
     ),

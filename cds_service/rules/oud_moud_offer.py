@@ -1,9 +1,9 @@
 """oud-moud-offer: an opioid drafted for an adult with opioid use disorder recorded in the last 90 days and no
 medication for opioid use disorder (MOUD) current, drafted, or ordered in the last 90 days.
 
-Sources: CDC 2022 Recommendation 12 (§4.9 Q27: "offer or arrange treatment with evidence-based medications";
+Sources: CDC 2022 Recommendation 12 (review quote Q27: "offer or arrange treatment with evidence-based medications";
 "Detoxification on its own ... is not recommended"; "Clinicians should not dismiss patients from their practice
-because of opioid use disorder"); CDC opioid CDS IG, OpioidCDSREC12PatientView (§4.9 Q28, Q29): an active
+because of opioid use disorder"); CDC opioid CDS IG, OpioidCDSREC12PatientView (review quote Q28, Q29): an active
 Condition in opioid-misuse-disorders with recordedDate in [today - 90 days, today], no buprenorphine or
 methadone MedicationRequest active or completed authored in that window, age 18 or more, "Exclusion Criteria:
 false". The CDC runs it on patient-view; here it runs on an opioid draft (order-select and order-sign).
@@ -11,7 +11,7 @@ false". The CDC runs it on patient-view; here it runs on an opioid draft (order-
 MOUD is ``Product.is_moud``: buprenorphine as given for opioid use disorder (sublingual, with naloxone, the
 extended-release injections), methadone and extended-release injectable naltrexone. Transdermal and buccal
 buprenorphine and Buprenex injection are analgesics, which the CDC value set counts and this rule does not
-(docs/clinical-rules.md §4.2). No exclusion. Age unknown: silent (logged).
+(docs/clinical-rules.md §2). No exclusion. Age unknown: silent (logged).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 from ..knowledge.lenient import parse_date
 from .base import Finding, Param, Rule
 from .common import num
-from .opioid_pregnancy import condition_recorded, concept_label
+from .common import concept_label, condition_recorded
 
 RULE_ID = "oud-moud-offer"
 FIELDS = ("draft_name", "draft_ref", "condition", "condition_date", "lookback_days", "pain_buprenorphine",
@@ -71,10 +71,10 @@ RULE = Rule(
     id=RULE_ID, position=280, evaluate=evaluate, fields=FIELDS,
     reads=('drafts', 'current_medications', 'medication_history', 'patient', 'conditions'),
     params=(
-        Param('lookback_days', 90, "CDC opioid CDS IG, OpioidCDSREC12PatientView (§4.9 Q28): \"Opioid Use "
+        Param('lookback_days', 90, "CDC opioid CDS IG, OpioidCDSREC12PatientView (review quote Q28): \"Opioid Use "
               "Disorder Lookback Period\": Interval[Today() - 90 days, Today()], for the Condition's recordedDate "
               "and for MOUD orders authored"),
-        Param('min_age', 18, "CDC opioid CDS IG, OpioidCDSREC12PatientView (§4.9 Q28): Common.\"Patient 18 or "
+        Param('min_age', 18, "CDC opioid CDS IG, OpioidCDSREC12PatientView (review quote Q28): Common.\"Patient 18 or "
               "Older?\" in the inclusion criteria"),
     ),
 )

@@ -5,7 +5,7 @@ Sources: FENTORA label (Rev 10/2019, Indications and Usage: for breakthrough can
 "who are already receiving and who are tolerant to around-the-clock opioid therapy"; "Patients must remain on
 around-the-clock opioids while taking FENTORA"; boxed warning: contraindicated in opioid non-tolerant patients and
 in acute or postoperative pain, including headache/migraines); TIRF REMS (enrolment required to prescribe).
-docs/clinical-rules.md §4.1.6 (which products are TIRF: ``Product.is_tirf``) and §1.4 (tolerance, computed as
+docs/clinical-rules.md §2.20 (which products are TIRF: ``Product.is_tirf``) and §1.4 (tolerance, computed as
 fentanyl-patch-opioid-naive computes it, ``knowledge.exposure``; the 2019 FENTORA list is the same list, with
 hydrocodone 60 mg/day).
 

@@ -1,8 +1,8 @@
 """urine-drug-test-due: an opioid drafted for subacute or chronic pain (28 days or more) for an adult with no
 urine drug screen in the last 12 months and none ordered.
 
-Sources: CDC 2022 Recommendation 10 (§4.9 Q22; toxicology testing "before starting opioids and periodically (at
-least annually)", Q10c); the CDC opioid CDS IG (§4.9 Q23-Q26): the look-back [today - 12 months - 1 day, today]
+Sources: CDC 2022 Recommendation 10 (review quote Q22; toxicology testing "before starting opioids and periodically (at
+least annually)", Q10c); the CDC opioid CDS IG (review quote Q23-Q26): the look-back [today - 12 months - 1 day, today]
 (OpioidCDSCommonConfig), the test set all-urine-drug-screening-tests and the statuses that are not a result
 (OpioidCDSREC10Common), the 28-day subacute/chronic test (OpioidCDSRoutines), the ServiceRequest the card creates
 (SNOMED CT 310627008, ActivityDefinition opioidcds-urine-screening-request), and the override reasons of
@@ -25,7 +25,7 @@ from ..knowledge.lenient import items
 from ..knowledge.observations import LOINC, latest_urine_drug_screen, result_date, value_set_codes
 from .base import Finding, Param, Rule
 from .common import num
-from .opioid_pregnancy import concept_label, course_days, for_opioid_use_disorder
+from .common import concept_label, course_days, for_opioid_use_disorder
 
 RULE_ID = "urine-drug-test-due"
 FIELDS = ("draft_name", "draft_ref", "days", "last_test", "test_name", "test_date", "lookback_months")
@@ -111,11 +111,11 @@ RULE = Rule(
     reads=('drafts', 'patient', 'conditions', 'observations', 'labs', 'care'),
     exclusion="serious_illness",
     params=(
-        Param('min_course_days', 28, "CDC opioid CDS IG, OpioidCDSRoutines (§4.9 Q24): subacute or chronic pain "
+        Param('min_course_days', 28, "CDC opioid CDS IG, OpioidCDSRoutines (review quote Q24): subacute or chronic pain "
               "= expectedSupplyDuration >= 28 days, or validityPeriod >= 28 days"),
-        Param('lookback_months', 12, "CDC opioid CDS IG, OpioidCDSCommonConfig (§4.9 Q23): \"Recommendation 10 UDS "
+        Param('lookback_months', 12, "CDC opioid CDS IG, OpioidCDSCommonConfig (review quote Q23): \"Recommendation 10 UDS "
               "Lookback Period\": Interval[Today() - 12 months - 1 days, Today()]; CDC 2022 Rec 10: \"at least "
-              "annually\" (§4.9 Q10c)"),
+              "annually\" (review quote Q10c)"),
         Param('min_age', 18, "CDC opioid CDS IG, OpioidCDSRoutines / CommonConfig (CDC 2022 general inclusion "
               "criteria): \"Patient Age Less Than 18\" excludes"),
     ),
