@@ -130,3 +130,70 @@ def test_a_urine_drug_screen_counts_within_twelve_months_and_a_day():
     cancelled = {**screen, "status": "cancelled"}
     assert latest_urine_drug_screen([cancelled], TODAY, since) is None
     assert latest_urine_drug_screen([lab("19295-5", 0, "", when=since - timedelta(days=1))], TODAY, since) is None
+
+
+# -- what a red team sent: each once gave a confident wrong answer ---------------------------------------------
+def _status(code: str, system: str, when: date) -> dict:
+    obs = lab("82810-3", 0, "", when=when)
+    del obs["valueQuantity"]
+    obs["valueCodeableConcept"] = {"coding": [{"system": system, "code": code}]}
+    return obs
+
+
+def test_a_pregnancy_status_of_unknown_does_not_end_a_documented_pregnancy():
+    z33 = condition("Z33.1", "Pregnant state, incidental", recorded=TODAY - timedelta(days=60))
+    unknown = _status("261665006", SNOMED, TODAY - timedelta(days=1))
+    assert patient_facts(conditions=[z33], observations=[unknown]).pregnancy.pregnant
+    assert patient_facts(observations=[_status("LA15173-0", LOINC, TODAY - timedelta(days=3))]).pregnancy.pregnant
+    assert not patient_facts(conditions=[z33], observations=[
+        _status("LA26683-5", LOINC, TODAY - timedelta(days=1))]).pregnancy.pregnant
+
+
+def test_an_old_gestational_age_or_a_delivery_since_ends_the_pregnancy():
+    stale = lab("49051-6", 30, "wk", when=TODAY - timedelta(days=266))  # would be 68 weeks today
+    assert not patient_facts(observations=[stale]).pregnancy.pregnant
+    z34 = condition("Z34.93", "Encounter for supervision of normal pregnancy, third trimester",
+                    recorded=TODAY - timedelta(days=90))
+    postpartum = condition("Z39.2", "Encounter for routine postpartum follow-up", recorded=TODAY - timedelta(days=10))
+    assert patient_facts(conditions=[z34]).pregnancy.pregnant
+    assert not patient_facts(conditions=[z34, postpartum]).pregnancy.pregnant
+
+
+def test_cyp2d6_text_with_a_background_paragraph_or_a_negation_is_not_ultrarapid():
+    def text(value: str) -> dict:
+        return {"resourceType": "Observation", "id": "t", "status": "final", "code": {"text": "CYP2D6 genotype"},
+                "valueString": value, "effectiveDateTime": "2024-02-01"}
+    background = "Predicted phenotype: Normal metabolizer. Background: individuals who are ultrarapid metabolizers may"
+    assert cyp2d6_phenotype([text(background)]) is None  # two phenotypes named: not read
+    assert cyp2d6_phenotype([text("Not an ultrarapid metabolizer; normal metabolizer")]).phenotype == "normal"
+
+
+def test_the_newest_renal_result_decides_even_when_it_is_a_bound():
+    egfr_gt60 = lab("98979-8", 60, "mL/min/{1.73_m2}", when=TODAY - timedelta(days=5))
+    egfr_gt60["valueQuantity"]["comparator"] = ">"
+    older = lab("98979-8", 25, "mL/min/{1.73_m2}", when=TODAY - timedelta(days=300))
+    assert renal_function(FEMALE_70, [egfr_gt60, older], TODAY, 365, 70).crcl is None
+    scr_lt = lab("2160-0", 0.5, "mg/dL", when=TODAY - timedelta(days=5))
+    scr_lt["valueQuantity"]["comparator"] = "<"
+    old_scr = lab("2160-0", 2.4, "mg/dL", when=TODAY - timedelta(days=200))
+    renal = renal_function(FEMALE_70, [scr_lt, old_scr, lab("29463-7", 60, "kg")], TODAY, 365, 70)
+    assert renal.crcl is None and "bound" in renal.why_unknown
+
+
+def test_impossible_numbers_are_unknown_and_real_units_are_converted():
+    assert latest_qtc([lab("8636-3", 480, "s")], TODAY, 365) is None  # 480,000 ms: a unit error
+    assert renal_function(FEMALE_70, [lab("2160-0", 141, "mg/dL"), lab("29463-7", 60, "kg")], TODAY, 365, 70).crcl is None
+    per_litre = renal_function(FEMALE_70, [lab("2160-0", 12, "mg/L"), lab("29463-7", 60000, "g")], TODAY, 365, 70)
+    assert round(per_litre.crcl, 1) == 41.3
+    ounces = renal_function(FEMALE_70, [lab("2160-0", 1.2, "mg/dL"), lab("29463-7", 2116.4, "[oz_av]")],
+                            TODAY, 365, 70)
+    assert round(ounces.crcl) == 41
+
+
+def test_a_urine_drug_screen_inside_a_panel_counts():
+    since = TODAY - timedelta(days=366)
+    panel = lab("X-UDS", 0, "", display="DRUG SCREEN, URINE")
+    panel["code"]["coding"][0]["system"] = "urn:oid:1.2.840.114350"
+    del panel["valueQuantity"]
+    panel["component"] = [{"code": {"coding": [{"system": LOINC, "code": "19295-5"}]}, "valueString": "NEG"}]
+    assert latest_urine_drug_screen([panel], TODAY, since) is panel

@@ -24,6 +24,10 @@ _VALUE_SETS = Path(__file__).parent / "data" / "value_sets.json"
 _OBS = Path(__file__).resolve().parents[1] / "data" / "observation_codes.json"
 _NOT_A_RESULT = {"entered-in-error", "cancelled", "unknown", "registered", "preliminary"}
 PREGNANCY_LOOKBACK_DAYS = 42 * 7  # AHRQ CDS Connect Pain Management Summary: pregnancy read within 42 weeks
+# Data plausibility, not a clinical threshold: 42 weeks (ICD-10-CM Z3A.49 "greater than 42 weeks") plus 2 weeks
+# for dating; a gestational age that would be past it today belongs to a pregnancy that is over.
+MAX_GESTATION_WEEKS = 44
+_ENDED_WORDS = ("postpartum", "post-partum", "puerper", "delivered")
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +60,7 @@ class Measurement:
     unit: str
     when: date
     name: str  # the test as the record names it (for the card: "Creatinine [Mass/volume] in Serum or Plasma")
+    comparator: str = ""  # "<", ">", ... : a bound ("<0.5", ">60"), not a value
 
 
 def result_date(resource: Mapping[str, Any]) -> date | None:
@@ -92,14 +97,15 @@ def _text(concept: Any) -> str:
     return " ".join([_name(concept)] + [str(c.get("display") or "") for c in _codings(concept)]).lower()
 
 
-def _quantity(value: Any) -> tuple[float, str] | None:
+def _quantity(value: Any) -> tuple[float, str, str] | None:
+    """(value, unit, comparator): "<15" keeps its comparator, so that a bound is never read as a value."""
     if not isinstance(value, dict) or isinstance(value.get("value"), bool):
         return None
     number = value.get("value")
-    if not isinstance(number, (int, float)) or number != number or value.get("comparator"):
-        return None  # "<15" is not 15: a bound, not a value
+    if not isinstance(number, (int, float)) or number != number or abs(number) == float("inf"):
+        return None
     unit = str(value.get("code") or value.get("unit") or "").strip()
-    return float(number), unit
+    return float(number), unit, str(value.get("comparator") or "")
 
 
 def _measurements(observations: Iterable[Any], codes: frozenset[str], words: tuple[str, ...], today: date,
@@ -123,37 +129,45 @@ def _measurements(observations: Iterable[Any], codes: frozenset[str], words: tup
                 continue
             quantity = _quantity(part.get("valueQuantity"))
             if quantity is not None:
-                out.append((Measurement(quantity[0], quantity[1], when, _name(concept)), resource))
+                out.append((Measurement(quantity[0], quantity[1], when, _name(concept), quantity[2]), resource))
     out.sort(key=lambda m: m[0].when, reverse=True)
     return out
 
 
 # -- renal function (§4.1.2) -------------------------------------------------------------------------------
 _MG_PER_DL = {"mg/dl", "mg/dl.", "mg per dl"}
+_MG_PER_L = {"mg/l"}
 _UMOL_PER_L = {"umol/l", "µmol/l", "μmol/l", "micromol/l"}
 _KG = {"kg", "kilogram", "kilograms"}
+_G = {"g", "gram", "grams"}
 _LB = {"[lb_av]", "lb", "lbs", "pound", "pounds"}
+_OZ = {"[oz_av]", "oz", "ounce", "ounces"}
 _PER_173 = ("ml/min/{1.73_m2}", "ml/min/1.73m2", "ml/min/1.73 m2", "ml/min/{1.73_m2}", "ml/min/1.73_m2",
             "ml/min/1.73m^2", "ml/min/1.73 m^2", "ml/min/[1.73_m2]")
 UMOL_PER_MG_DL = 88.42  # creatinine, 113.12 g/mol: 1 mg/dL = 10 mg/L = 88.42 umol/L
 
 
+def _plausible(value: float | None, group: str) -> float | None:
+    """The value when it lies inside the group's plausibility bounds (observation_codes.json ``plausible``: data
+    checks, not clinical thresholds): a creatinine of 141 "mg/dL" is a unit error, not a value to dose by."""
+    low, high = _groups()[group].get("plausible", (None, None))
+    if value is None or (low is not None and value < low) or (high is not None and value > high):
+        return None
+    return value
+
+
 def creatinine_mg_dl(m: Measurement) -> float | None:
     unit = m.unit.lower()
-    if unit in _MG_PER_DL:
-        return m.value
-    if unit in _UMOL_PER_L:
-        return m.value / UMOL_PER_MG_DL
-    return None
+    value = (m.value if unit in _MG_PER_DL else m.value / 10 if unit in _MG_PER_L
+             else m.value / UMOL_PER_MG_DL if unit in _UMOL_PER_L else None)
+    return _plausible(value, "creatinine")
 
 
 def weight_kg(m: Measurement) -> float | None:
     unit = m.unit.lower()
-    if unit in _KG:
-        return m.value
-    if unit in _LB:
-        return m.value * 0.45359237
-    return None
+    value = (m.value if unit in _KG else m.value / 1000 if unit in _G else m.value * 0.45359237 if unit in _LB
+             else m.value * 0.028349523125 if unit in _OZ else None)
+    return _plausible(value, "body_weight")
 
 
 @dataclass(frozen=True)
@@ -187,10 +201,12 @@ def renal_function(patient: Mapping[str, Any] | None, observations: Iterable[Any
         scr = creatinines[0][0]
         mg_dl = creatinine_mg_dl(scr)
         weights = _measurements(observations, group_codes("body_weight"), (), today, within_days)
-        kg = weight_kg(weights[0][0]) if weights else None
+        kg = weight_kg(weights[0][0]) if weights and not weights[0][0].comparator else None
         sex = str((patient or {}).get("gender") or "")
+        if scr.comparator:  # the newest result decides: "<0.5" is not 0.5, and never an older value instead
+            return RenalFunction(None, why_unknown="the newest creatinine is a bound, not a value")
         if mg_dl is None or mg_dl <= 0:
-            reasons.append("creatinine unit not readable")
+            reasons.append("creatinine unit not readable or implausible")
         elif kg is None or kg <= 0:
             reasons.append("no readable body weight in the window")
         elif age is None:
@@ -206,10 +222,13 @@ def renal_function(patient: Mapping[str, Any] | None, observations: Iterable[Any
         else:
             reasons.append("Cockcroft-Gault is for adults")
     for egfr, _ in egfrs[:1]:
-        if egfr.unit.lower().replace(" ", "") in {u.replace(" ", "") for u in _PER_173}:
+        if egfr.comparator:  # ">60": not reduced as far as this result tells, but not a number to use
+            return RenalFunction(None, why_unknown="the newest eGFR is a bound, not a value")
+        if egfr.unit.lower().replace(" ", "") in {u.replace(" ", "") for u in _PER_173} and _plausible(
+                egfr.value, "egfr") is not None:
             return RenalFunction(egfr.value, "egfr", egfr.when, (
                 ("eGFR", f"{_num(egfr.value)} mL/min/1.73 m2 on {egfr.when.isoformat()}"),))
-        reasons.append("eGFR unit not readable")
+        reasons.append("eGFR unit not readable or value implausible")
     if not creatinines and not egfrs:
         reasons.append(f"no creatinine or eGFR within {within_days} days")
     return RenalFunction(None, why_unknown="; ".join(reasons))
@@ -221,10 +240,11 @@ def latest_qtc(observations: Iterable[Any], today: date, within_days: int) -> Me
     for m, _ in _measurements(observations, group_codes("qtc"), tuple(_groups()["qtc"].get("text", [])),
                               today, within_days):
         unit = m.unit.lower()
-        if unit in ("ms", "msec", "millisecond", "milliseconds", "{ms}"):
-            return m
-        if unit in ("s", "sec"):
-            return Measurement(m.value * 1000, "ms", m.when, m.name)
+        ms = m.value if unit in ("ms", "msec", "millisecond", "milliseconds", "{ms}") else (
+            m.value * 1000 if unit in ("s", "sec") else None)
+        if m.comparator or _plausible(ms, "qtc") is None:
+            return None  # the newest QTc decides; a bound or an impossible number is no QTc (never an older one)
+        return Measurement(ms, "ms", m.when, m.name)
     return None
 
 
@@ -260,8 +280,23 @@ def _phenotype_of(concept: Any) -> str | None:
     return _phenotype_in_text(_text(concept))
 
 
+_NOT_BEFORE = re.compile(r"\b(?:not|no|non|nor|isn't|is not|never)\b[\s\w-]{0,12}$")
+
+
 def _phenotype_in_text(text: str) -> str | None:
-    return next((p for word, p in _PHENOTYPE_WORDS if word in text), None)
+    """The one phenotype a free text states, or None: a negated mention ("not an ultrarapid metabolizer") does not
+    count, and a text naming two phenotypes ("Normal metabolizer. Background: ultrarapid metabolizers may ...")
+    is not read (a report's background paragraph must not become a critical card)."""
+    found: set[str] = set()
+    for word, phenotype in _PHENOTYPE_WORDS:
+        for match in re.finditer(re.escape(word), text):
+            if phenotype == "normal" and text[max(0, match.start() - 5):match.start()].endswith("ab"):
+                continue  # "abnormal"
+            if phenotype == "rapid" and text[max(0, match.start() - 6):match.start()].rstrip(" -").endswith("ultra"):
+                continue  # the "rapid" of "ultra rapid"
+            if not _NOT_BEFORE.search(text[max(0, match.start() - 30):match.start()]):
+                found.add(phenotype)
+    return found.pop() if len(found) == 1 else None
 
 
 def _names_cyp2d6(resource: Mapping[str, Any], by_id: Mapping[str, Mapping]) -> bool:
@@ -327,6 +362,26 @@ def cyp2d6_phenotype(observations: Iterable[Any]) -> Phenotype | None:
 PREGNANCY_STATUS = "82810-3"
 PREGNANT = "77386006"
 SNOMED = "http://snomed.info/sct"
+# Pregnancy status answers: SNOMED CT 77386006 / LOINC LA15173-0 pregnant, 60001007 / LA26683-5 not pregnant
+# (the LOINC answer list of 82810-3 and its published ConceptMap to SNOMED CT); "unknown" (LA4489-6) says nothing.
+_STATUS_PREGNANT = {(SNOMED, PREGNANT), (LOINC, "LA15173-0")}
+_STATUS_NOT_PREGNANT = {(SNOMED, "60001007"), (LOINC, "LA26683-5")}
+
+
+def _status_answer(obs: Mapping[str, Any]) -> bool | None:
+    """True (pregnant), False (not pregnant) or None (unknown, or not readable) for a pregnancy-status result."""
+    value = obs.get("valueCodeableConcept")
+    codes = {(str(c.get("system")), str(c.get("code"))) for c in _codings(value)}
+    if codes & _STATUS_NOT_PREGNANT:
+        return False
+    if codes & _STATUS_PREGNANT:
+        return True
+    text = _text(value) if isinstance(value, dict) else str(obs.get("valueString") or "").lower()
+    if "not pregnant" in text:
+        return False
+    if text.strip() == "pregnant":
+        return True
+    return None
 _Z3A = re.compile(r"^Z3A\.?(\d{2})$", re.I)
 
 
@@ -351,10 +406,17 @@ def pregnancy(conditions: Iterable[Mapping[str, Any]], observations: Iterable[An
     since = today - timedelta(days=PREGNANCY_LOOKBACK_DAYS)
     evidence: list[date] = []
     weeks: list[tuple[date, float, str]] = []
+    ended: list[date] = []  # a delivery or the puerperium recorded: the pregnancy before it is over
     for c in conditions:
-        if not isinstance(c, dict) or not is_active(c):
+        if not isinstance(c, dict):
             continue
         when = _condition_date(c)
+        if any(w in _text(c.get("code")) for w in _ENDED_WORDS):
+            if when is not None and since <= when <= today:
+                ended.append(when)
+            continue
+        if not is_active(c):
+            continue
         for coding in _codings(c.get("code")):
             match = _Z3A.match(str(coding.get("code") or ""))
             if match and when is not None and since <= when <= today and 8 <= int(match.group(1)) <= 42:
@@ -369,15 +431,24 @@ def pregnancy(conditions: Iterable[Mapping[str, Any]], observations: Iterable[An
         if when is None or when < since or when > today:
             continue
         if _coded(obs.get("code"), frozenset({PREGNANCY_STATUS})):
-            statuses.append((when, _coded(obs.get("valueCodeableConcept"), frozenset({PREGNANT}), SNOMED)))
+            answer = _status_answer(obs)
+            if answer is not None:
+                statuses.append((when, answer))
         if _coded(obs.get("code"), group_codes("gestational_age")):
             quantity = _quantity(obs.get("valueQuantity"))
-            if quantity is not None:
+            if quantity is not None and not quantity[2]:
                 unit = quantity[1].lower()
                 value = quantity[0] if unit in ("wk", "week", "weeks", "wks") else (
                     quantity[0] / 7 if unit in ("d", "day", "days") else None)
                 if value is not None:
                     weeks.append((when, value, f"{_num(value)} weeks on {when.isoformat()}"))
+    if ended:  # only what was recorded after the delivery still says "pregnant"
+        last = max(ended)
+        evidence = [e for e in evidence if e > last]
+        weeks = [w for w in weeks if w[0] > last]
+        statuses = [st for st in statuses if st[0] > last]
+    # A gestational age that would be past the plausible length of a pregnancy today is an old record.
+    weeks = [w for w in weeks if w[1] + (today - w[0]).days / 7 <= MAX_GESTATION_WEEKS]
     statuses.sort()
     if statuses:
         latest_when, pregnant_now = statuses[-1]
@@ -403,7 +474,8 @@ def latest_urine_drug_screen(observations: Iterable[Any], today: date, since: da
     for obs in observations:
         if not isinstance(obs, dict) or str(obs.get("status") or "") in ("unknown", "entered-in-error", "cancelled"):
             continue
-        if not _coded(obs.get("code"), codes):
+        parts = [obs.get("code")] + [c.get("code") for c in items(obs.get("component")) if isinstance(c, dict)]
+        if not any(_coded(part, codes) for part in parts):  # on its own, or a component of a drug-screen panel
             continue
         when = result_date(obs)
         if when is not None and since <= when <= today and (best is None or when > best[0]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..knowledge.exposure import NAIVE_LOOKBACK_DAYS, is_opioid_naive
+from .common import for_opioid_use_disorder
 from .base import Finding, Rule
 
 RULE_ID = "er-la-opioid-naive"
@@ -25,7 +26,8 @@ def evaluate(facts: Any, params: dict) -> list:
                                  **missing},
                     suggestions=("replace-with-immediate-release", "remove-draft"), removable=(d,))
             for d in facts.reported
-            if d.product is not None and d.product.is_er_la_opioid and not d.product.is_fentanyl_patch]
+            if d.product is not None and d.product.is_er_la_opioid and not d.product.is_fentanyl_patch
+            and not for_opioid_use_disorder(facts, d)]  # methadone for opioid use disorder is not a pain start
 
 
 RULE = Rule(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..knowledge.exposure import distinct_therapies
 from ..knowledge.mme import daily_mme
-from .common import mme_items, num
+from .common import for_opioid_use_disorder, mme_items, num
 from .base import Finding, Param, Rule
 
 RULE_ID = "high-mme"
@@ -26,7 +26,8 @@ FIELDS = ("draft_name", "draft_ref", "total_mme", "threshold", "opioids", "incom
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    opioid_drafts = [d for d in facts.reported if d.is_opioid]
+    # Buprenorphine or methadone given for opioid use disorder: pain thresholds do not apply (CDC 2022, review quote Q10f).
+    opioid_drafts = [d for d in facts.reported if d.is_opioid and not for_opioid_use_disorder(facts, d)]
     if not opioid_drafts:
         return []
     total = facts.regimen_mme()

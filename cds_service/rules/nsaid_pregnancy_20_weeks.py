@@ -22,8 +22,7 @@ from typing import Any
 
 from ..knowledge.lenient import items
 from .base import Finding, Param, Rule
-from .common import has_id, num
-from .common import gestational_age, pregnancy_evidence
+from .common import gestational_age, has_id, num, pregnancy_evidence
 
 RULE_ID = "nsaid-pregnancy-20-weeks"
 FIELDS = ("draft_name", "draft_ref", "pregnancy_evidence", "gestational_age", "weeks", "why_unknown",

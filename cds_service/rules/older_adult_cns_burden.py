@@ -21,7 +21,7 @@ from typing import Any
 
 from ..knowledge.exposure import same_order
 from .base import Finding, Param, Rule
-from .common import has_id, medication_item
+from .common import for_opioid_use_disorder, has_id, medication_item
 
 RULE_ID = "older-adult-cns-burden"
 FIELDS = ("draft_name", "draft_ref", "age", "class_count", "min_classes", "drugs", "beers_class")
@@ -51,14 +51,6 @@ def _renews(draft: Any, current: Any) -> bool:
             and set(draft.product.ingredient_names) == set(current.product.ingredient_names))
 
 
-def _for_oud(use: Any, facts: Any) -> bool:
-    """Buprenorphine or methadone as treatment of opioid use disorder: never offered for removal."""
-    product = use.product
-    if product is None or not product.is_moud or not product.is_opioid:
-        return False
-    return "buprenorphine" in product.ingredient_names or facts.indicated_for(use, "opioid_use_disorder")
-
-
 def evaluate(facts: Any, params: dict) -> list:
     age = facts.age
     if age is None or age < params["min_age"]:
@@ -81,7 +73,7 @@ def evaluate(facts: Any, params: dict) -> list:
              "min_classes": params["min_classes"]},
             {"drugs": items}, suggestions=("remove-draft",),
             removable=tuple(u for u in drugs if has_id(u) and (u.is_opioid or u.has_class("gabapentinoid"))
-                            and not _for_oud(u, facts)),
+                            and not for_opioid_use_disorder(facts, u)),
             involved=frozenset(u.ref for u in drugs)))
     return findings
 

@@ -23,23 +23,12 @@ from typing import Any
 from ..knowledge.lenient import items
 from ..knowledge.patient import condition_is_active
 from .base import Finding, Param, Rule
-from .common import medication_item, num
+from .common import for_opioid_use_disorder, medication_item, num
 
 RULE_ID = "opioid-gabapentinoid-respiratory"
 FIELDS = ("draft_name", "draft_ref", "partners", "factors", "advice", "direction", "renal_note", "crcl",
           "renal_inputs", "renal_why", "renal_below", "renal_days",
           "age", "condition", "recorded", "name", "when")  # the last five per factor item
-
-
-def _for_oud(use: Any, facts: Any) -> bool:
-    """Buprenorphine as given for opioid use disorder, or methadone indicated for it (its reasonCode, else an
-    active opioid use disorder Condition): not to be reduced or stopped because of the combination."""
-    product = use.product
-    if product is None or not product.is_opioid:
-        return False
-    if product.treats_opioid_use_disorder or (product.is_moud and "buprenorphine" in product.ingredient_names):
-        return True
-    return product.is_moud and facts.indicated_for(use, "opioid_use_disorder")
 
 
 def _condition_items(facts: Any, list_name: str, factor: str) -> list[dict]:
@@ -110,7 +99,7 @@ def evaluate(facts: Any, params: dict) -> list:
             continue  # the plain combination the seeds recommend: FDA's start-low advice is already met
         gabapentinoid_drafts = [u for u in pair if u.role == "draft" and u.has_class("gabapentinoid")]
         opioid_drafts = [u for u in pair if u.role == "draft" and u.is_opioid]
-        moud = [u for u in pair if _for_oud(u, facts)]
+        moud = [u for u in pair if for_opioid_use_disorder(facts, u)]
         advice = []
         for name in ("gabapentin", "pregabalin"):
             if any(name in u.product.ingredient_names for u in gabapentinoid_drafts):

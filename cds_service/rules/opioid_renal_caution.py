@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..knowledge.patient import condition_is_active
+from .common import for_opioid_use_disorder
 from .base import Finding, Param, Rule
 
 RULE_ID = "opioid-renal-caution"
@@ -34,17 +35,11 @@ def _condition_fields(condition: dict) -> dict:
             "condition_date": f"recorded {when}" if when else "date not recorded"}
 
 
-def _for_oud(facts: Any, draft: Any) -> bool:
-    product = draft.product
-    names_oud = any(facts.lists["opioid_use_disorder"].matches_concept(r) for r in draft.reasons)
-    return product.is_moud and (names_oud or "methadone" not in product.ingredient_names)
-
-
 def evaluate(facts: Any, params: dict) -> list:
     named = set(params["named_ingredients"])
     drafts = [d for d in facts.reported if d.is_opioid and (
         named & set(d.product.ingredient_names) or d.product.is_er_la_opioid)]
-    drafts = [d for d in drafts if not _for_oud(facts, d)]
+    drafts = [d for d in drafts if not for_opioid_use_disorder(facts, d)]
     if not drafts or not facts.has_condition("severe_kidney_disease"):
         return []
     code_list = facts.lists["severe_kidney_disease"]

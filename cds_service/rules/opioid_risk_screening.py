@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..knowledge.exposure import is_opioid_naive
-from .common import num
+from .common import for_opioid_use_disorder, num
 from .base import Finding, Param, Rule
 
 RULE_ID = "opioid-risk-screening"
@@ -18,7 +18,7 @@ FIELDS = ("draft_name", "draft_ref", "days")
 
 def evaluate(facts: Any, params: dict) -> list:
     long = [d for d in facts.reported if d.is_opioid and d.supply_days is not None
-            and d.supply_days >= params["min_days"]]
+            and d.supply_days >= params["min_days"] and not for_opioid_use_disorder(facts, d)]
     if not long or not is_opioid_naive(facts.exposures, facts.today):
         return []
     if facts.documented("opioid_risk_screening", params["lookback_days"]):

@@ -20,8 +20,7 @@ from typing import Any
 
 from ..knowledge.lenient import parse_date
 from .base import Finding, Param, Rule
-from .common import num
-from .common import concept_label, condition_recorded
+from .common import concept_label, condition_recorded, num
 
 RULE_ID = "oud-moud-offer"
 FIELDS = ("draft_name", "draft_ref", "condition", "condition_date", "lookback_days", "pain_buprenorphine",

@@ -13,7 +13,7 @@ this call or an active ServiceRequest (accepting the card's own suggestion re-ru
 Q26); under 18 (CDC general inclusion criteria); age unknown (logged); the laboratory results neither prefetched
 nor fetched (logged: absence of a screen cannot be told); for buprenorphine or methadone given for opioid use
 disorder (Recommendation 10 is about pain). The course is the order's supply, or its validity period
-when no supply can be read (``opioid_pregnancy.course_days``).
+when no supply can be read (``common.course_days``).
 """
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ from typing import Any
 from ..knowledge.lenient import items
 from ..knowledge.observations import LOINC, latest_urine_drug_screen, result_date, value_set_codes
 from .base import Finding, Param, Rule
-from .common import num
-from .common import concept_label, course_days, for_opioid_use_disorder
+from .common import concept_label, course_days, for_opioid_use_disorder, num
 
 RULE_ID = "urine-drug-test-due"
 FIELDS = ("draft_name", "draft_ref", "days", "last_test", "test_name", "test_date", "lookback_months")
