@@ -22,6 +22,14 @@ from .fhir.versions import from_r4
 from .rules.base import Finding
 
 log = logging.getLogger(__name__)
+
+
+def _load_yaml(text: str):
+    """Safe YAML loading, with libyaml's C loader when PyYAML has it (the same safe constructors, about ten times
+    faster: 32 card files are read at every start)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506  (a safe loader)
+
+
 SUMMARY_MAX = 139
 INDICATOR_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _SCHEMA = json.loads((Path(__file__).parent / "schemas" / "card-file.schema.json").read_text(encoding="utf-8"))
@@ -114,7 +122,7 @@ class CardCatalog:
         common_path = self.directory / "_common.yaml"
         if not common_path.exists():
             raise CardFileError(f"{common_path} is missing")
-        self.common = yaml.safe_load(common_path.read_text(encoding="utf-8"))
+        self.common = _load_yaml(common_path.read_text(encoding="utf-8"))
         self.cards: dict[str, dict] = {}
         self.rule_ids = list(rule_fields)
         for rule_id, fields in rule_fields.items():
@@ -122,7 +130,7 @@ class CardCatalog:
             if not path.exists():
                 raise CardFileError(f"no card file for rule {rule_id}: {path}")
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                data = _load_yaml(path.read_text(encoding="utf-8"))
                 error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(data))
                 if error is not None:
                     raise error
