@@ -160,7 +160,7 @@ def over_http(seconds: int, threads: int, with_jwt: bool) -> None:
     if with_jwt:
         # As in production: every call carries a fresh ES384 token (its own jti) that the service verifies and
         # records. wrk sends them in turn from a file; more tokens than calls, so none is replayed.
-        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({ISSUER: {"jwks": _jwks()}}))
+        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({ISSUER: {"jwks": _jwks()}}), CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     for name, duration in (("warm", 2), ("post", seconds)):
         lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                f'local f = io.open("{tmp}/body.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')

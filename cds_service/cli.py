@@ -25,7 +25,9 @@ def available_cpus(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     return max(1, cpus)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, make_app=None) -> int:
+    """Run the app under gunicorn. ``make_app`` (default: the service) lets the benchmark serve its framework
+    floor, a minimal view, under exactly this configuration."""
     from .config import load_settings
 
     settings = load_settings()  # a bad setting stops here, before anything is started or created
@@ -45,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .observability import configure_logging
 
     configure_logging(settings["LOG_FORMAT"], settings["LOG_LEVEL"])
-    app = create_app()  # card files and the store are checked here, before a worker is forked
+    app = (make_app or create_app)()  # card files and the store are checked here, before a worker is forked
     # The drug tables, schemas and models loaded above live as long as the process: move them out of the
     # collector's reach, so a full collection in a worker does not walk them (a pause of tens of milliseconds
     # at the tail of the latency distribution) and forked workers keep sharing their pages.
