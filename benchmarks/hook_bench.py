@@ -155,24 +155,14 @@ def over_http(seconds: int, threads: int, with_jwt: bool) -> None:
     url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
     body = json.dumps(build_request(10))
     tmp = tempfile.mkdtemp()
-    Path(tmp, "body.json").write_text(body)
     env = {**os.environ, "CDS_AUTH_MODE": "development", "CDS_DATABASE": f"{tmp}/bench.sqlite3"}
     if with_jwt:
         # As in production: every call carries a fresh ES384 token (its own jti) that the service verifies and
         # records. wrk sends them in turn from a file; more tokens than calls, so none is replayed.
-        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({ISSUER: {"jwks": _jwks()}}), CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({ISSUER: {"jwks": _jwks()}}),
+                   CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     for name, duration in (("warm", 2), ("post", seconds)):
-        lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-               f'local f = io.open("{tmp}/body.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
-        if with_jwt:
-            Path(tmp, f"{name}.tokens").write_text("\n".join(_tokens(url, 2000 * duration)) + "\n")
-            lua += (f'tokens = {{}}\nfor line in io.lines("{tmp}/{name}.tokens") do tokens[#tokens + 1] = line end\n'
-                    'counter = 0\nfunction setup(thread) thread:set("offset", counter) counter = counter + 1 end\n'
-                    'function init(args) i = offset end\n'
-                    'function request()\n  i = i + 2\n'
-                    '  wrk.headers["Authorization"] = "Bearer " .. tokens[i]\n'
-                    '  return wrk.format()\nend\n')
-        Path(tmp, f"{name}.lua").write_text(lua)
+        wrk_script(tmp, name, body, _tokens(url, 2000 * duration) if with_jwt else None)
     server = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--port", str(port),
                                "--workers", str(os.cpu_count() or 1), "--threads", str(threads)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -195,6 +185,25 @@ def over_http(seconds: int, threads: int, with_jwt: bool) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def wrk_script(tmp: str, name: str, body: str, tokens: list[str] | None) -> str:
+    """A wrk Lua script posting ``body``; with ``tokens``, each call carries the next one (two wrk threads take
+    every other token, so none is sent twice)."""
+    Path(tmp, f"{name}.json").write_text(body)
+    lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+           f'local f = io.open("{tmp}/{name}.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
+    if tokens:
+        Path(tmp, f"{name}.tokens").write_text("\n".join(tokens) + "\n")
+        lua += (f'tokens = {{}}\nfor line in io.lines("{tmp}/{name}.tokens") do tokens[#tokens + 1] = line end\n'
+                'counter = 0\nfunction setup(thread) thread:set("offset", counter) counter = counter + 1 end\n'
+                'function init(args) i = offset end\n'
+                'function request()\n  i = i + 2\n'
+                '  wrk.headers["Authorization"] = "Bearer " .. tokens[i]\n'
+                '  return wrk.format()\nend\n')
+    path = Path(tmp, f"{name}.lua")
+    path.write_text(lua)
+    return str(path)
 
 
 ISSUER = "https://ehr.bench.example"

@@ -44,7 +44,8 @@ def _server(floor: bool, with_jwt: bool, tmp: str) -> subprocess.Popen:
     env = {**os.environ, "CDS_AUTH_MODE": "development", "CDS_DATABASE": f"{tmp}/bench.sqlite3",
            "CDS_MAX_DRAFT_ORDERS": "200", "CDS_LOG_LEVEL": "WARNING"}
     if with_jwt:
-        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({hb.ISSUER: {"jwks": hb._jwks()}}), CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{PORT}")
+        env.update(CDS_AUTH_MODE="required", CDS_TRUSTED_ISSUERS=json.dumps({hb.ISSUER: {"jwks": hb._jwks()}}),
+                   CDS_PUBLIC_BASE_URL=f"http://127.0.0.1:{PORT}")
     code = ("import sys, argparse; sys.path.insert(0, %r); from cds_service import cli; "
             "from floor_app import floor_app; "
             "a = argparse.Namespace(host='127.0.0.1', port=%d, workers=%d, threads=1, timeout=None); "
@@ -54,23 +55,6 @@ def _server(floor: bool, with_jwt: bool, tmp: str) -> subprocess.Popen:
                               stderr=subprocess.DEVNULL)
     hb._wait_for(f"http://127.0.0.1:{PORT}/healthz")
     return server
-
-
-def _lua(tmp: str, name: str, body: str, tokens: list[str] | None) -> str:
-    Path(tmp, f"{name}.json").write_text(body)
-    lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-           f'local f = io.open("{tmp}/{name}.json", "r")\nwrk.body = f:read("*a")\nf:close()\n')
-    if tokens:
-        Path(tmp, f"{name}.tokens").write_text("\n".join(tokens) + "\n")
-        lua += (f'tokens = {{}}\nfor line in io.lines("{tmp}/{name}.tokens") do tokens[#tokens + 1] = line end\n'
-                'counter = 0\nfunction setup(thread) thread:set("offset", counter) counter = counter + 1 end\n'
-                'function init(args) i = offset end\n'
-                'function request()\n  i = i + 2\n'
-                '  wrk.headers["Authorization"] = "Bearer " .. tokens[i]\n'
-                '  return wrk.format()\nend\n')
-    path = Path(tmp, f"{name}.lua")
-    path.write_text(lua)
-    return str(path)
 
 
 def _ms(text: str) -> float:
@@ -99,7 +83,7 @@ def main() -> None:
     server = _server(True, False, tmp)
     try:
         for label, body in cases:
-            script = _lua(tmp, "floor", json.dumps(body), None)
+            script = hb.wrk_script(tmp, "floor", json.dumps(body), None)
             floors[label] = _wrk(script, script, args.seconds)
     finally:
         server.terminate()
@@ -113,8 +97,8 @@ def main() -> None:
         try:
             for label, body in cases:
                 # More tokens than calls, a set for the warm-up and one for the run: none is replayed.
-                warm = _lua(tmp, "warm", json.dumps(body), hb._tokens(URL, 5000) if with_jwt else None)
-                run = _lua(tmp, "hook", json.dumps(body), hb._tokens(URL, 2500 * args.seconds) if with_jwt else None)
+                warm = hb.wrk_script(tmp, "warm", json.dumps(body), hb._tokens(URL, 5000) if with_jwt else None)
+                run = hb.wrk_script(tmp, "hook", json.dumps(body), hb._tokens(URL, 2500 * args.seconds) if with_jwt else None)
                 rps, p50, p99 = _wrk(warm, run, args.seconds)
                 f = floors[label]
                 print(f"{label:<22} {'jwt' if with_jwt else 'no jwt':<8} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f}  "

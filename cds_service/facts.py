@@ -25,6 +25,7 @@ from .knowledge.patient import (CodeList, age_on, code_lists, condition_is_activ
 from .knowledge.lenient import items, parse_date
 from .knowledge.observations import (Measurement, Phenotype, Pregnancy, RenalFunction, cyp2d6_phenotype,
                                      latest_qtc, renal_function)
+from .knowledge.observations import condition_date
 from .knowledge.observations import pregnancy as pregnancy_of
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,7 @@ class PatientFacts:
         """An active Condition of the list recorded (or with onset) on or after ``since``."""
         code_list = self.lists[list_name]
         for c in self.conditions:
-            when = parse_date(c.get("recordedDate")) or parse_date(c.get("onsetDateTime")) or parse_date(
-                c.get("dateRecorded"))
+            when = condition_date(c)
             if when is not None and since <= when <= self.today and code_list.matches_concept(c.get("code")) \
                     and condition_is_active(c, self.today):
                 return c

@@ -393,7 +393,8 @@ class Pregnancy:
     since: date | None = None  # the record that says the patient is pregnant
 
 
-def _condition_date(condition: Mapping[str, Any]) -> date | None:
+def condition_date(condition: Mapping[str, Any]) -> date | None:
+    """When a Condition was recorded (or began): R4 recordedDate, onset, STU3 assertedDate, DSTU2 dateRecorded."""
     return parse_date(condition.get("recordedDate")) or parse_date(condition.get("onsetDateTime")) or parse_date(
         condition.get("assertedDate")) or parse_date(condition.get("dateRecorded"))
 
@@ -410,7 +411,7 @@ def pregnancy(conditions: Iterable[Mapping[str, Any]], observations: Iterable[An
     for c in conditions:
         if not isinstance(c, dict):
             continue
-        when = _condition_date(c)
+        when = condition_date(c)
         if any(w in _text(c.get("code")) for w in _ENDED_WORDS):
             if when is not None and since <= when <= today:
                 ended.append(when)

@@ -125,7 +125,7 @@ def code_lists(extra: Mapping[str, Any] | None = None) -> dict[str, CodeList]:
     return _load(json.dumps(extra or {}, sort_keys=True))
 
 
-def _status_codes(value: Any) -> set[str]:
+def status_codes(value: Any) -> set[str]:
     """Codes of a status that is a CodeableConcept (R4) or a plain code (DSTU2, STU3)."""
     if isinstance(value, dict):
         return {str(c.get("code")) for c in items(value.get("coding")) if isinstance(c, dict)}
@@ -134,9 +134,9 @@ def _status_codes(value: Any) -> set[str]:
 
 def condition_is_active(condition: Mapping[str, Any], today: date) -> bool:
     """Active unless its clinical status says otherwise, it has abated, or it was refuted or entered in error."""
-    if _status_codes(condition.get("clinicalStatus")) & _INACTIVE:
+    if status_codes(condition.get("clinicalStatus")) & _INACTIVE:
         return False
-    if _status_codes(condition.get("verificationStatus")) & _NOT_CONFIRMED:
+    if status_codes(condition.get("verificationStatus")) & _NOT_CONFIRMED:
         return False
     abated = parse_date(condition.get("abatementDateTime"))
     return abated is None or abated > today

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..knowledge.lenient import items, parse_date
-from ..knowledge.observations import (PREGNANCY_LOOKBACK_DAYS, PREGNANCY_STATUS, PREGNANT, group_codes,
-                                      is_result, result_date)
+from ..knowledge.observations import (PREGNANCY_LOOKBACK_DAYS, PREGNANCY_STATUS, PREGNANT, condition_date,
+                                      group_codes, is_result, result_date)
 from ..knowledge.medication import MedicationUse
 from ..knowledge.patient import condition_is_active
 
@@ -116,9 +116,24 @@ def concept_label(concept: Any) -> str:
     return words or code or "a record"
 
 
-def condition_recorded(condition: dict) -> date | None:
-    return (parse_date(condition.get("recordedDate")) or parse_date(condition.get("onsetDateTime"))
-            or parse_date(condition.get("assertedDate")) or parse_date(condition.get("dateRecorded")))
+def condition_dated(condition: dict) -> str:
+    """When a Condition was recorded, as a card line says it: "recorded 2026-10-01", "onset ...", or that no date
+    was recorded."""
+    for key, word in (("recordedDate", "recorded"), ("onsetDateTime", "onset"), ("assertedDate", "recorded"),
+                      ("dateRecorded", "recorded")):
+        when = parse_date(condition.get(key))
+        if when is not None:
+            return f"{word} {when.isoformat()}"
+    return "date not recorded"
+
+
+def under_age(facts: Any, rule_id: str, min_age: int, why: str = "") -> bool:
+    """The patient is younger than ``min_age``, or the age is unknown (then the rule says so): a rule for adults
+    (or for patients 12 and older) stays silent either way."""
+    if facts.age is None:
+        facts.unknown(rule_id, "age: no birth date" + (f" ({why})" if why else ""))
+        return True
+    return facts.age < min_age
 
 
 def pregnancy_evidence(facts: Any) -> str:
@@ -133,7 +148,7 @@ def pregnancy_evidence(facts: Any) -> str:
             continue
         if not facts.lists["pregnancy"].matches_concept(c.get("code")):
             continue
-        when = condition_recorded(c)
+        when = condition_date(c)
         if when is not None and not since <= when <= facts.today:
             continue
         found.append((when or date.min, f"Condition {concept_label(c.get('code'))}, " + (

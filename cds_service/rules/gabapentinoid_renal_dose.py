@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from .base import Finding, Param, Rule
-from .common import frequency_words, num, renal_fields, solid_unit
+from .common import frequency_words, num, renal_fields, solid_unit, under_age
 
 RULE_ID = "gabapentinoid-renal-dose"
 FIELDS = ("draft_name", "draft_ref", "drug", "daily_mg", "drafted_frequency", "crcl", "renal_method",
@@ -95,10 +95,7 @@ def evaluate(facts: Any, params: dict) -> list:
     candidates = _candidates(facts, params)
     if not candidates:
         return []
-    if facts.age is None:
-        facts.unknown(RULE_ID, "age: no birth date (the renal table is for patients 12 years and older)")
-        return []
-    if facts.age < params["min_age"]:
+    if under_age(facts, RULE_ID, params["min_age"], "the renal table is for patients 12 years and older"):
         return []
     renal = facts.renal()
     if renal.crcl is None:

@@ -17,35 +17,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..knowledge.lenient import items as as_list
-from ..knowledge.patient import condition_is_active
+from ..knowledge.lenient import items
+from ..knowledge.patient import condition_is_active, status_codes
 from .base import Finding, Param, Rule
+from .common import concept_label, condition_dated, under_age
 
 RULE_ID = "older-adult-opioid-falls-delirium"
 FIELDS = ("draft_name", "draft_ref", "age", "conditions", "exception", "name", "recorded")
 _REFUTED = {"refuted", "entered-in-error"}
-
-
-def _codes(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return {str(c.get("code")) for c in as_list(value.get("coding")) if isinstance(c, dict)}
-    return {str(value)} if value else set()
-
-
-def _name(condition: dict) -> str:
-    code = condition.get("code") if isinstance(condition.get("code"), dict) else {}
-    codings = [c for c in as_list(code.get("coding")) if isinstance(c, dict)]
-    name = code.get("text") if isinstance(code.get("text"), str) else next(
-        (c["display"] for c in codings if isinstance(c.get("display"), str)), "a coded condition")
-    coded = next((str(c["code"]) for c in codings if c.get("code")), None)
-    return f"{name} ({coded})" if coded and coded not in name else name
-
-
-def _when(condition: dict) -> str:
-    for key, word in (("recordedDate", "recorded"), ("onsetDateTime", "onset"), ("dateRecorded", "recorded")):
-        if isinstance(condition.get(key), str):
-            return f"{word} {condition[key][:10]}"
-    return "date not recorded"
 
 
 def _found(facts: Any, list_name: str, include_resolved: bool) -> list[dict]:
@@ -55,14 +34,14 @@ def _found(facts: Any, list_name: str, include_resolved: bool) -> list[dict]:
         if not code_list.matches_concept(c.get("code")):
             continue
         if not condition_is_active(c, facts.today) and not (
-                include_resolved and not _codes(c.get("verificationStatus")) & _REFUTED):
+                include_resolved and not status_codes(c.get("verificationStatus")) & _REFUTED):
             continue
-        out.append({"kind": list_name, "name": _name(c), "recorded": _when(c)})
+        out.append({"kind": list_name, "name": concept_label(c.get("code")), "recorded": condition_dated(c)})
     return out
 
 
 def _reason_text(concept: dict) -> str:
-    texts = [concept.get("text")] + [c.get("display") for c in as_list(concept.get("coding")) if isinstance(c, dict)]
+    texts = [concept.get("text")] + [c.get("display") for c in items(concept.get("coding")) if isinstance(c, dict)]
     return " ".join(t for t in texts if isinstance(t, str)).lower()
 
 
@@ -73,12 +52,10 @@ def severe_acute_pain(draft: Any, words: list[str]) -> bool:
 
 
 def evaluate(facts: Any, params: dict) -> list:
-    age = facts.age
-    if age is None or age < params["min_age"]:
-        return []
     drafts = [d for d in facts.reported if d.is_opioid]
-    if not drafts:
+    if not drafts or under_age(facts, RULE_ID, params["min_age"]):
         return []
+    age = facts.age
     delirium = _found(facts, "delirium", False)
     falls = _found(facts, "falls_or_fractures", params["count_resolved_falls"])
     if not delirium and not falls:

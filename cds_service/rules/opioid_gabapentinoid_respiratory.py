@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..knowledge.lenient import items
 from ..knowledge.patient import condition_is_active
 from .base import Finding, Param, Rule
-from .common import for_opioid_use_disorder, medication_item, num
+from .common import concept_label, condition_dated, for_opioid_use_disorder, medication_item, num
 
 RULE_ID = "opioid-gabapentinoid-respiratory"
 FIELDS = ("draft_name", "draft_ref", "partners", "factors", "advice", "direction", "renal_note", "crcl",
@@ -38,24 +37,8 @@ def _condition_items(facts: Any, list_name: str, factor: str) -> list[dict]:
     for c in facts.conditions:
         if not (code_list.matches_concept(c.get("code")) and condition_is_active(c, facts.today)):
             continue
-        out.append({"factor": factor, "condition": _condition_name(c), "recorded": _condition_date(c)})
+        out.append({"factor": factor, "condition": concept_label(c.get("code")), "recorded": condition_dated(c)})
     return out
-
-
-def _condition_name(condition: dict) -> str:
-    code = condition.get("code") if isinstance(condition.get("code"), dict) else {}
-    codings = [c for c in items(code.get("coding")) if isinstance(c, dict)]
-    name = code.get("text") if isinstance(code.get("text"), str) else next(
-        (c["display"] for c in codings if isinstance(c.get("display"), str)), "a coded condition")
-    coded = next((str(c["code"]) for c in codings if c.get("code")), None)
-    return f"{name} ({coded})" if coded and coded not in name else name
-
-
-def _condition_date(condition: dict) -> str:
-    for key in ("recordedDate", "onsetDateTime", "dateRecorded"):
-        if isinstance(condition.get(key), str):
-            return f"recorded {condition[key][:10]}" if key != "onsetDateTime" else f"onset {condition[key][:10]}"
-    return "date not recorded"
 
 
 def evaluate(facts: Any, params: dict) -> list:

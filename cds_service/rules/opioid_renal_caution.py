@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..knowledge.patient import condition_is_active
-from .common import for_opioid_use_disorder
+from .common import condition_dated, for_opioid_use_disorder
 from .base import Finding, Param, Rule
 
 RULE_ID = "opioid-renal-caution"
@@ -29,10 +29,7 @@ def _condition_fields(condition: dict) -> dict:
     name = concept.get("text") or next((c.get("display") for c in codings if c.get("display")), "") or "recorded"
     codes = ", ".join(f"{_SYSTEMS.get(str(c.get('system')), 'code')} {c.get('code')}" for c in codings
                       if c.get("code"))
-    when = next((str(condition[k])[:10] for k in ("recordedDate", "onsetDateTime", "assertedDate", "dateRecorded")
-                 if isinstance(condition.get(k), str)), "")
-    return {"condition_name": str(name), "condition_code": codes or "no code",
-            "condition_date": f"recorded {when}" if when else "date not recorded"}
+    return {"condition_name": str(name), "condition_code": codes or "no code", "condition_date": condition_dated(condition)}
 
 
 def evaluate(facts: Any, params: dict) -> list:

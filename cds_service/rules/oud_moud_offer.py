@@ -19,8 +19,9 @@ from datetime import timedelta
 from typing import Any
 
 from ..knowledge.lenient import parse_date
+from ..knowledge.observations import condition_date
 from .base import Finding, Param, Rule
-from .common import concept_label, condition_recorded, num
+from .common import concept_label, num, under_age
 
 RULE_ID = "oud-moud-offer"
 FIELDS = ("draft_name", "draft_ref", "condition", "condition_date", "lookback_days", "pain_buprenorphine",
@@ -46,12 +47,9 @@ def evaluate(facts: Any, params: dict) -> list:
     condition = facts.condition_since("opioid_misuse_disorders", since)
     if condition is None:
         return []
-    if facts.age is None:
-        facts.unknown(RULE_ID, "age: no birth date")
+    if under_age(facts, RULE_ID, params["min_age"]):
         return []
-    if facts.age < params["min_age"]:
-        return []
-    when = condition_recorded(condition)
+    when = condition_date(condition)
     pain_bup = next((u for u in facts.current + facts.drafts if u.product is not None
                      and "buprenorphine" in u.product.ingredient_names and not u.product.is_moud), None)
     first = opioids[0]

@@ -24,7 +24,7 @@ from typing import Any
 from ..knowledge.lenient import items
 from ..knowledge.observations import LOINC, latest_urine_drug_screen, result_date, value_set_codes
 from .base import Finding, Param, Rule
-from .common import concept_label, course_days, for_opioid_use_disorder, num
+from .common import concept_label, course_days, for_opioid_use_disorder, num, under_age
 
 RULE_ID = "urine-drug-test-due"
 FIELDS = ("draft_name", "draft_ref", "days", "last_test", "test_name", "test_date", "lookback_months")
@@ -78,10 +78,7 @@ def evaluate(facts: Any, params: dict) -> list:
             long.append((draft, days))
     if not long:
         return []
-    if facts.age is None:
-        facts.unknown(RULE_ID, "age: no birth date")
-        return []
-    if facts.age < params["min_age"]:
+    if under_age(facts, RULE_ID, params["min_age"]):
         return []
     if "labs" in facts.missing:  # the screens come with the laboratory results: none read, none known
         facts.unknown(RULE_ID, "urine drug screens: laboratory results not available")
