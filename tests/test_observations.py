@@ -197,3 +197,9 @@ def test_a_urine_drug_screen_inside_a_panel_counts():
     del panel["valueQuantity"]
     panel["component"] = [{"code": {"coding": [{"system": LOINC, "code": "19295-5"}]}, "valueString": "NEG"}]
     assert latest_urine_drug_screen([panel], TODAY, since) is panel
+
+
+def test_an_egfr_is_not_read_as_a_teenagers_creatinine_clearance():
+    teen = {**FEMALE_70, "birthDate": "2010-06-01"}
+    renal = renal_function(teen, [lab("98979-8", 40, "mL/min/{1.73_m2}")], TODAY, 365, 16)
+    assert renal.crcl is None and "adults only" in renal.why_unknown

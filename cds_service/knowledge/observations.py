@@ -222,6 +222,9 @@ def renal_function(patient: Mapping[str, Any] | None, observations: Iterable[Any
         else:
             reasons.append("Cockcroft-Gault is for adults")
     for egfr, _ in egfrs[:1]:
+        if age is None or age < 18:  # adult equations (CKD-EPI, MDRD): not a child's creatinine clearance
+            reasons.append("eGFR is read as a creatinine clearance for adults only")
+            break
         if egfr.comparator:  # ">60": not reduced as far as this result tells, but not a number to use
             return RenalFunction(None, why_unknown="the newest eGFR is a bound, not a value")
         if egfr.unit.lower().replace(" ", "") in {u.replace(" ", "") for u in _PER_173} and _plausible(

@@ -105,7 +105,10 @@ def test_under_12_and_unknown_age_are_silent():
     assert findings(gabapentin(), [egfr(25)], age=10)[0] == []
     found, facts = findings(gabapentin(), [egfr(25)], age=None)
     assert found == [] and any(w.startswith("age:") for r, w in facts.unknowns if r == RULE)
-    assert len(findings(gabapentin(), [egfr(25)], age=12)[0]) == 1
+    assert len(findings(gabapentin(), [egfr(25)], age=18)[0]) == 1
+    # 12 to 17: the label's table applies, but an adult eGFR is no child's creatinine clearance: unknown, logged
+    found, facts = findings(gabapentin(), [egfr(25)], age=12)
+    assert found == [] and any("adults only" in w for r, w in facts.unknowns if r == RULE)
 
 
 def test_pregabalin_is_judged_only_when_switched_on():
