@@ -84,7 +84,7 @@ def build_request(n_meds: int, seed: int = 7, missing: tuple[str, ...] = ()) -> 
     prefetch = {"patient": {"resourceType": "Patient", "id": pid, "birthDate": "1961-05-04"},
                 "medicationRequests": bundle(meds), "medicationStatements": bundle([]), "medicationDispenses": bundle([]),
                 "conditions": bundle(conditions), "observations": bundle(observations), "screenings": bundle([]),
-                "labs": bundle([]), "procedures": bundle([])}
+                "labs": bundle([]), "procedures": bundle([]), "serviceRequests": bundle([]), "encounters": bundle([])}
     for key in missing:
         prefetch.pop(key)
     draft = {"resourceType": "MedicationRequest", "id": "draft-1", "status": "draft", "intent": "order",

@@ -62,14 +62,41 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _wrk(warm: str, script: str, seconds: int) -> tuple[float, float, float]:
-    subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", warm, URL], capture_output=True)  # warm-up, not measured
-    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", script, URL],
+def _worker_cpu_seconds(master: int) -> float:
+    """User + system CPU time of the server's workers (the gunicorn master's children), from /proc."""
+    total = 0
+    for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(warm: str, script: str, seconds: int, master: int | None = None, url: str = URL) -> dict:
+    """Throughput, p50 and p99 of one wrk run (after a warm-up); with ``master``, the workers' CPU per call."""
+    subprocess.run(["wrk", "-t2", "-c8", "-d2s", "-s", warm, url], capture_output=True)  # warm-up, not measured
+    cpu = _worker_cpu_seconds(master) if master else 0.0
+    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", script, url],
                          capture_output=True, text=True).stdout
     if "Non-2xx" in out:
         raise RuntimeError(out)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    return rps, _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)), _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    calls = int(re.search(r"(\d+) requests in", out).group(1))
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+              "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+              "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1))}
+    if master:
+        result["cpu_ms"] = (_worker_cpu_seconds(master) - cpu) * 1000 / calls
+    return result
+
+
+def _get_script(tmp: str, name: str, tokens: list[str] | None) -> str:
+    """A wrk script for GET (discovery), with a fresh token per call when given."""
+    path = hb.wrk_script(tmp, name, "", tokens)
+    text = Path(path).read_text().replace('wrk.method = "POST"', 'wrk.method = "GET"')
+    Path(path).write_text(text.replace('wrk.body = f:read("*a")', 'wrk.body = nil'))
+    return path
+
+
+DISCOVERY_URL = f"http://127.0.0.1:{PORT}/cds-services"
 
 
 def main() -> None:
@@ -84,29 +111,62 @@ def main() -> None:
     try:
         for label, body in cases:
             script = hb.wrk_script(tmp, "floor", json.dumps(body), None)
-            floors[label] = _wrk(script, script, args.seconds)
+            floors[label] = _wrk(script, script, args.seconds, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
         time.sleep(2)
-    print(f"{'request':<22} {'mode':<8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}  {'p50/floor':>9} {'p99/floor':>9}")
-    for label, (rps, p50, p99) in floors.items():
-        print(f"{label:<22} {'floor':<8} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f}")
+    print(f"{os.cpu_count()} cores; wrk -t2 -c8 for {args.seconds} s after a 2 s warm-up, on the same cores")
+    print(f"{'request':<22} {'mode':<8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms/call':>11}  "
+          f"{'p50/floor':>9} {'p99/floor':>9}")
+    for label, r in floors.items():
+        print(f"{label:<22} {'floor':<8} {r['rps']:>7.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} {r['cpu_ms']:>11.2f}")
+    results: dict[tuple[str, bool], dict] = {}
     for with_jwt in (False, True):
+        mode = "jwt" if with_jwt else "no jwt"
         server = _server(False, with_jwt, tmp)
         try:
+            tokens = (lambda n: hb._tokens(DISCOVERY_URL, n)) if with_jwt else (lambda n: None)
+            r = _wrk(_get_script(tmp, "dwarm", tokens(5000)), _get_script(tmp, "disc", tokens(4000 * args.seconds)),
+                     args.seconds, server.pid, DISCOVERY_URL)
+            results[("discovery", with_jwt)] = r
+            print(f"{'discovery (GET)':<22} {mode:<8} {r['rps']:>7.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
+                  f"{r['cpu_ms']:>11.2f}")
             for label, body in cases:
                 # More tokens than calls, a set for the warm-up and one for the run: none is replayed.
                 warm = hb.wrk_script(tmp, "warm", json.dumps(body), hb._tokens(URL, 5000) if with_jwt else None)
                 run = hb.wrk_script(tmp, "hook", json.dumps(body), hb._tokens(URL, 2500 * args.seconds) if with_jwt else None)
-                rps, p50, p99 = _wrk(warm, run, args.seconds)
+                r = _wrk(warm, run, args.seconds, server.pid)
+                results[(label, with_jwt)] = r
                 f = floors[label]
-                print(f"{label:<22} {'jwt' if with_jwt else 'no jwt':<8} {rps:>7.0f} {p50:>7.2f} {p99:>7.2f}  "
-                      f"{p50 / f[1]:>8.1f}x {p99 / f[2]:>8.1f}x")
+                print(f"{label:<22} {mode:<8} {r['rps']:>7.0f} {r['p50']:>7.2f} {r['p99']:>7.2f} "
+                      f"{r['cpu_ms']:>11.2f}  {r['p50'] / f['p50']:>8.1f}x {r['p99'] / f['p99']:>8.1f}x")
         finally:
             server.terminate()
             server.wait(timeout=30)
             time.sleep(2)  # the workers finish their last calls and free the port
+    _targets(floors, results)
+
+
+def _targets(floors: dict, results: dict) -> None:
+    """Issue 19's targets, each with the figure of this run beside it."""
+    hook50, disc = results[("50 meds, 1 draft", False)], results[("discovery", False)]
+    jwt10 = results[("10 meds, 1 draft", True)]
+    d10, d100 = results[("10 meds, 10 drafts", False)], results[("10 meds, 100 drafts", False)]
+    rows = [
+        ("hook(50 meds) p50 <= 1.5x floor", hook50["p50"] / floors["50 meds, 1 draft"]["p50"], 1.5),
+        ("hook(50 meds) p50 <= 3x discovery", hook50["p50"] / disc["p50"], 3.0),
+        ("JWT per call, 10 meds: >= 600 req/s", jwt10["rps"], 600),
+        ("JWT per call, 10 meds: p99 <= 20 ms", jwt10["p99"], 20.0),
+        ("100 drafts <= 10x 10 drafts (p50)", d100["p50"] / d10["p50"], 10.0),
+    ]
+    print("targets:")
+    for name, value, limit in rows:
+        met = value >= limit if "req/s" in name else value <= limit
+        print(f"  {name:<40} {value:>8.1f}  {'met' if met else 'NOT met'}")
+    cpu = hook50["cpu_ms"]
+    print(f"cost model: hook(50 meds) {cpu:.2f} ms CPU per call = {1000 / cpu:.0f} calls per core per second "
+          f"(no JWT); with a JWT {results[('50 meds, 1 draft', True)]['cpu_ms']:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -14,3 +14,4 @@ python benchmarks/name_coverage.py --rounds 20
 python benchmarks/bounds_bench.py
 python benchmarks/hook_bench.py --repeat 200 --seconds 10
 python benchmarks/http_bench.py --seconds 5
+python benchmarks/replay_bench.py --seconds 5

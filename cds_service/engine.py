@@ -51,9 +51,10 @@ class Engine:
         self.params = {rid: {**DEFAULT_PARAMS[rid], **settings["RULE_PARAMS"].get(rid, {})} for rid in RULES}
         self.catalog = CardCatalog(settings["CARDS_DIR"], {rid: r.fields for rid, r in RULES.items()})
         self.client_factory = client_factory
-        # Import and build the strict draft model now (about 0.2 s), not in the first prescriber's call, and
-        # before gunicorn forks so that every worker shares it.
-        check_draft({"medicationCodeableConcept": {"text": "warm-up"}}, None)
+        # Import and build the strict draft model now (about 0.2 s), with every element the check reads (the
+        # model imports the classes of an element when it first meets one: tens of milliseconds in the first
+        # prescriber's call otherwise), before gunicorn forks so that every worker shares them.
+        check_draft(_WARM_UP_DRAFT, None)
 
     def evaluate(self, body: dict, today: date, memory: Memory | None = None, now: float = 0.0) -> Result:
         """Cards for a schema-valid hook request. Raises HookError (400) or PreconditionFailed (412).
@@ -132,6 +133,25 @@ class Engine:
         return Result([s.card for s in kept], [s.rule_id for s in kept], record.missing, record.failed,
                       len(facts.unidentified), rule_errors, record.foreign, [s.folded for s in kept], suppressed,
                       remembered)
+
+
+_QUANTITY = {"value": 1, "unit": "tablet", "system": "http://unitsofmeasure.org", "code": "{tbl}"}
+_WARM_UP_DRAFT = {  # a made-up draft that holds every element check_draft reads, for the warm-up above
+    "id": "warm-up", "status": "draft", "intent": "order", "subject": {"reference": "Patient/warm-up"},
+    "authoredOn": "2026-01-01", "medicationReference": {"reference": "#med", "display": "warm-up"},
+    "contained": [{"resourceType": "Medication", "id": "med", "code": {"coding": [{"system": "urn:warm-up", "code": "1"}]},
+                   "form": {"text": "tablet"}, "ingredient": [{"itemCodeableConcept": {"text": "warm-up"},
+                   "strength": {"numerator": {"value": 5, "unit": "mg"}, "denominator": {"value": 1, "unit": "tablet"}}}]}],
+    "dosageInstruction": [{"sequence": 1, "text": "warm-up", "asNeededBoolean": True, "route": {"text": "oral"},
+                           "timing": {"code": {"text": "Q6H"}, "repeat": {"frequency": 1, "period": 6, "periodUnit": "h",
+                                      "boundsPeriod": {"start": "2026-01-01"}}},
+                           "doseAndRate": [{"doseQuantity": _QUANTITY}], "maxDosePerPeriod": {
+                               "numerator": _QUANTITY, "denominator": {"value": 1, "unit": "d"}}}],
+    "dispenseRequest": {"quantity": _QUANTITY, "numberOfRepeatsAllowed": 0,
+                        "expectedSupplyDuration": {"value": 5, "unit": "days"}, "validityPeriod": {"start": "2026-01-01"}},
+    "priorPrescription": {"reference": "MedicationRequest/warm-up"},
+    "reasonCode": [{"coding": [{"system": "urn:warm-up", "code": "1"}]}], "reasonReference": [{"reference": "Condition/w"}],
+}
 
 
 def enabled_rules(settings: dict) -> dict[str, Rule]:

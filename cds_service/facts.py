@@ -51,6 +51,7 @@ class PatientFacts:
     renal_window: int = 365  # days a renal result counts (setting RENAL_RESULT_MAX_AGE_DAYS)
     _regimen_mme: Any = field(default=None, repr=False)
     _has_condition: dict = field(default_factory=dict, repr=False)  # several rules ask the same question
+    _of_classes: dict = field(default_factory=dict, repr=False)  # class names -> current meds and drafts of them
 
     def regimen_mme(self):
         """MME/day of the opioids the patient will take once the drafts are signed (computed once per call)."""
@@ -130,6 +131,14 @@ class PatientFacts:
     def alongside(self, draft: MedicationUse) -> list[MedicationUse]:
         """What the patient takes or is being given together with ``draft``: current meds and other drafts."""
         return self.current + [d for d in self.drafts if d.ref != draft.ref]
+
+    def alongside_with(self, draft: MedicationUse, *classes: str) -> list[MedicationUse]:
+        """``alongside(draft)`` limited to medications of any of ``classes``, in the same order. The medications
+        of each class are found once per call, so a pair rule stays linear in the number of drafts (scanning
+        everything alongside every draft grew with their square)."""
+        if classes not in self._of_classes:
+            self._of_classes[classes] = [u for u in self.current + self.drafts if u.has_class(*classes)]
+        return [u for u in self._of_classes[classes] if u.ref != draft.ref]
 
     def other_drafts(self, draft: MedicationUse) -> list[MedicationUse]:
         return [d for d in self.drafts if d.ref != draft.ref]

@@ -3,6 +3,7 @@ site's switches, off-by-default rules wait for RULES_ENABLED, and what a rule co
 from __future__ import annotations
 
 import json
+from datetime import date
 import logging
 
 import pytest
@@ -120,3 +121,21 @@ def test_the_facts_builder_reads_drafts_as_the_service_does():
     (draft,) = facts.reported
     assert draft.product.ingredient_names == ("tramadol",) and facts.age == 70
     assert draft.dose.ingredients[0].mg_per_day == 200
+
+
+def test_what_is_taken_alongside_a_draft_by_class_is_the_same_as_filtering_everything_alongside_it():
+    """Pair rules ask for the medications of a class alongside each draft (found once per call): the answer must
+    be what scanning everything alongside the draft gives, in the same order, never the draft itself."""
+    facts = patient_facts(
+        drafts=[order("oxycodone hydrochloride 5 MG Oral Tablet", rxnorm="1049621", per_day=4),
+                order("alprazolam 0.5 MG Oral Tablet", per_day=2),
+                order("hydromorphone hydrochloride 2 MG Oral Tablet", per_day=4)],
+        current=[order("lorazepam 1 MG Oral Tablet", per_day=2, authored=date(2026, 11, 1)),
+                 order("sertraline 50 MG Oral Tablet", per_day=1, authored=date(2026, 11, 1))])
+    for draft in facts.drafts:
+        for classes in [("opioid",), ("benzodiazepine",), ("opioid", "benzodiazepine")]:
+            expected = [u.ref for u in facts.alongside(draft) if u.has_class(*classes)]
+            assert [u.ref for u in facts.alongside_with(draft, *classes)] == expected
+    oxycodone = facts.drafts[0]
+    assert [u.ref for u in facts.alongside_with(oxycodone, "opioid")] == [facts.drafts[2].ref]
+    assert len(facts.alongside_with(oxycodone, "benzodiazepine")) == 2  # the current lorazepam and the draft

@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cds_service import create_app
 from cds_service.review import governance
@@ -213,3 +213,47 @@ def test_card_records_beyond_the_bound_are_dropped_while_the_database_is_locked(
     assert store.flush()
     assert sorted(r["card_uuid"] for r in _shown(store)) == ["first", "second"]
     store.close()
+
+
+def test_sqlite_token_ids_live_beside_the_database_and_are_shared_by_its_processes(tmp_path):
+    """The replay check must not wait for the card recorder's write lock: with SQLite its token ids are in a file
+    of their own; a second store on the same database (another worker) still refuses a replayed token."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    first, second = Store(url), Store(url)
+    try:
+        now = time.time()
+        assert first.use_jti("iss|a", now + 300, now)
+        assert not second.use_jti("iss|a", now + 300, now + 1)
+        assert (tmp_path / "store.tokens.sqlite3").exists()
+        with sqlite3.connect(tmp_path / "store.sqlite3") as conn:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "cards_shown" in tables and "jti_seen" not in tables
+    finally:
+        first.close()
+        second.close()
+
+
+def test_postgresql_keeps_token_ids_in_an_unlogged_table(postgres_url):
+    store = Store(postgres_url)
+    try:
+        with store.engine.connect() as conn:
+            persistence = conn.execute(text("SELECT relpersistence FROM pg_class WHERE relname = 'jti_seen' "
+                                            "AND pg_table_is_visible(oid)")).scalar()
+        assert persistence == "u"
+        now = time.time()
+        assert store.use_jti("iss|u", now + 300, now) and not store.use_jti("iss|u", now + 300, now + 1)
+    finally:
+        store.close()
+
+
+def test_flush_writes_the_cards_of_a_batch_at_once(tmp_path, monkeypatch):
+    """The recorder waits up to a second to batch commits; a flush (a worker exiting, the review page) does not
+    wait for the batch to fill."""
+    monkeypatch.setattr("cds_service.store.BATCH_SECONDS", 30)
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    try:
+        store.record_cards("svc", [("card-1", "high-mme", "warning")], NOW)
+        assert store.flush(timeout=10)  # True: written within 10 s, not after the 30 s batch window
+        assert [r["card_uuid"] for r in _shown(store)] == ["card-1"]
+    finally:
+        store.close()

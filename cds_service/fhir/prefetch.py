@@ -16,6 +16,7 @@ themselves (their codes and ingredients) are then fetched from the same allow-li
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ PREFETCH: dict[str, dict] = _SERVICES["prefetch"]
 KEY_TYPES = {key: tuple(spec["types"]) for key, spec in PREFETCH.items()}
 
 
+@functools.cache  # the code lists are data files, read once: discovery and every fetch ask for it
 def _observation_code_param() -> str:
     from ..knowledge.observations import group_codes
 

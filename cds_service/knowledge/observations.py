@@ -35,6 +35,7 @@ def value_sets() -> dict[str, dict]:
     return json.loads(_VALUE_SETS.read_text(encoding="utf-8"))["value_sets"]
 
 
+@lru_cache(maxsize=None)  # data files, read once: built per call it was a 1,669-code set for every UDS check
 def value_set_codes(key: str, system: str) -> frozenset[str]:
     return frozenset(value_sets()[key]["codes"].get(system, {}))
 
@@ -45,6 +46,7 @@ def _groups() -> dict[str, dict]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
+@lru_cache(maxsize=None)
 def group_codes(group: str) -> frozenset[str]:
     """LOINC codes of an observation group (observation_codes.json), with those of its value sets."""
     spec = _groups()[group]
@@ -124,7 +126,8 @@ def _measurements(observations: Iterable[Any], codes: frozenset[str], words: tup
         for part in parts:
             concept = part.get("code")
             coded = _coded(concept, codes)
-            named = bool(words) and any(w in _text(concept) for w in words)
+            text = _text(concept) if words else ""
+            named = any(w in text for w in words)
             if not (coded or named):
                 continue
             quantity = _quantity(part.get("valueQuantity"))
@@ -415,7 +418,8 @@ def pregnancy(conditions: Iterable[Mapping[str, Any]], observations: Iterable[An
         if not isinstance(c, dict):
             continue
         when = condition_date(c)
-        if any(w in _text(c.get("code")) for w in _ENDED_WORDS):
+        text = _text(c.get("code"))
+        if any(w in text for w in _ENDED_WORDS):
             if when is not None and since <= when <= today:
                 ended.append(when)
             continue

@@ -8,6 +8,7 @@ the ``RULE`` a module declares, so that a new rule is one module, one card file 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable
 
 from ..knowledge.medication import MedicationUse
@@ -95,6 +96,7 @@ class Rule:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
-    @property
-    def prefetch_keys(self) -> set[str]:
-        return {key for fact in self.reads for key in FACT_SOURCES[fact]}
+    @cached_property
+    def prefetch_keys(self) -> frozenset[str]:
+        """The prefetch keys whose facts the rule reads (asked on every call: computed once)."""
+        return frozenset(key for fact in self.reads for key in FACT_SOURCES[fact])

@@ -31,11 +31,11 @@ def evaluate(facts: Any, params: dict) -> list:
     for draft in facts.reported:
         if draft.has_class("opioid_antagonist"):
             role = "antagonist_draft"
-            partners = [u for u in facts.alongside(draft) if u.is_opioid]
+            partners = facts.alongside_with(draft, "opioid")
             antagonist = draft
         elif draft.is_opioid:
             role = "opioid_draft"
-            partners = [u for u in facts.alongside(draft) if u.has_class("opioid_antagonist")]
+            partners = facts.alongside_with(draft, "opioid_antagonist")
             antagonist = partners[0] if partners else None
         else:
             continue

@@ -56,27 +56,36 @@ def evaluate(facts: Any, params: dict) -> list:
     if age is None or age < params["min_age"]:
         return []
     class_map = params["class_map"]
-    findings = []
+    cns_classes = tuple(c for classes in class_map.values() for c in classes)
+    memo: dict[frozenset, list[str]] = {}  # a long list holds few distinct class sets
+
+    def classes_of(use: Any) -> list[str]:
+        key = use.product.classes if use.product is not None else frozenset()
+        if key not in memo:
+            memo[key] = beers_classes(use, class_map)
+        return memo[key]
+
     for draft in facts.reported:
         if not (draft.is_opioid or draft.has_class("gabapentinoid")):
             continue
         if not params["on_renewal"] and any(_renews(draft, c) for c in facts.current):
             continue  # a renewal or dose change of a current drug adds no CNS-active drug
-        drugs = [u for u in [draft, *facts.alongside(draft)] if beers_classes(u, class_map)]
-        classes = {c for u in drugs for c in beers_classes(u, class_map)}
+        drugs = [u for u in [draft, *facts.alongside_with(draft, *cns_classes)] if classes_of(u)]
+        classes = {c for u in drugs for c in classes_of(u)}
         if len(classes) < params["min_classes"]:
-            continue
-        items = [{**medication_item(u), "beers_class": beers_classes(u, class_map)} for u in drugs]
-        findings.append(Finding(
+            return []
+        items = [{**medication_item(u), "beers_class": classes_of(u)} for u in drugs]
+        # Every qualifying draft sees the same drugs (itself and everything alongside it): one finding, the
+        # first draft's, names them all (another draft's would be the same card).
+        return [Finding(
             RULE_ID, draft,
             {"draft_name": draft.display, "draft_ref": draft.ref, "age": age, "class_count": len(classes),
              "min_classes": params["min_classes"]},
             {"drugs": items}, suggestions=("remove-draft",),
             removable=tuple(u for u in drugs if has_id(u) and (u.is_opioid or u.has_class("gabapentinoid"))
                             and not for_opioid_use_disorder(facts, u)),
-            involved=frozenset(u.ref for u in drugs)))
-    return findings
-
+            involved=frozenset(u.ref for u in drugs))]
+    return []
 
 RULE = Rule(
     id=RULE_ID, position=310, evaluate=evaluate, fields=FIELDS,

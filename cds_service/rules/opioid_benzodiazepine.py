@@ -23,9 +23,9 @@ def evaluate(facts: Any, params: dict) -> list:
     findings = []
     for draft in facts.reported:
         if draft.is_opioid:
-            partners, direction = [u for u in facts.alongside(draft) if u.has_class("benzodiazepine")], "opioid"
+            partners, direction = facts.alongside_with(draft, "benzodiazepine"), "opioid"
         elif draft.has_class("benzodiazepine"):
-            partners, direction = [u for u in facts.alongside(draft) if u.is_opioid], "benzodiazepine"
+            partners, direction = facts.alongside_with(draft, "opioid"), "benzodiazepine"
         else:
             continue
         if partners:

@@ -46,9 +46,9 @@ def evaluate(facts: Any, params: dict) -> list:
     renal = None
     for draft in facts.reported:
         if draft.has_class("gabapentinoid"):
-            partners = [u for u in facts.alongside(draft) if u.is_opioid]
+            partners = facts.alongside_with(draft, "opioid")
         elif draft.is_opioid:
-            partners = [u for u in facts.alongside(draft) if u.has_class("gabapentinoid")]
+            partners = facts.alongside_with(draft, "gabapentinoid")
         else:
             continue
         if not partners:
@@ -60,8 +60,7 @@ def evaluate(facts: Any, params: dict) -> list:
             factors.append({"factor": "age", "age": age})
         factors += _condition_items(facts, "sleep_disordered_breathing", "sleep_disordered_breathing")
         factors += _condition_items(facts, "copd", "copd")
-        depressants = [u for u in facts.alongside(draft)
-                       if u not in pair and u.has_class(*params["cns_depressant_classes"])]
+        depressants = [u for u in facts.alongside_with(draft, *params["cns_depressant_classes"]) if u not in pair]
         factors += [{**medication_item(u), "factor": "cns_depressant"} for u in depressants]
         if renal is None:
             renal = facts.renal()

@@ -29,10 +29,10 @@ def evaluate(facts: Any, params: dict) -> list:
     recent_maoi = [u for u in facts.history if u.has_class("maoi") and u.end and u.end >= facts.today - washout]
     for draft in facts.reported:
         if draft.has_class("serotonergic_opioid"):
-            partners = [u for u in facts.alongside(draft) if _classes(u, serotonergic)] + recent_maoi
+            partners = facts.alongside_with(draft, *serotonergic) + recent_maoi
             opioid = draft
         elif _classes(draft, serotonergic):
-            partners = [u for u in facts.alongside(draft) if u.has_class("serotonergic_opioid")]
+            partners = facts.alongside_with(draft, "serotonergic_opioid")
             opioid = partners[0] if partners else None
         else:
             continue

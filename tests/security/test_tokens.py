@@ -274,8 +274,9 @@ def test_hook_calls_are_answered_while_the_store_is_down_and_replays_to_the_work
     path = f"/cds-services/{SERVICE_FOR_HOOK['order-sign']}"
     body = load_json("requests/tramadol-serotonergic/fires-tramadol-draft-with-duloxetine.order-sign.r4.json")
     before = metric_value(client.get("/metrics").get_data(as_text=True), "cds_replay_check_degraded_total")
-    monkeypatch.setattr(store, "engine", create_engine("postgresql+psycopg://cds@127.0.0.1:9/none",
-                                                       connect_args={"connect_timeout": 1}))
+    down = create_engine("postgresql+psycopg://cds@127.0.0.1:9/none", connect_args={"connect_timeout": 1})
+    monkeypatch.setattr(store, "engine", down)
+    monkeypatch.setattr(store, "tokens", down)  # where token ids are claimed
     tok = token(aud=PUBLIC_BASE + path)
     with caplog.at_level(logging.WARNING):
         first = client.post(path, json=body, headers={"Authorization": f"Bearer {tok}"})
